@@ -1,0 +1,45 @@
+import { defineConfig } from 'vitest/config'
+
+// Three layers, as DESIGN.md's test strategy says. The integration suite runs twice, once per database,
+// selected by KEYGATE_TEST_DB; e2e needs root, wireguard-go, wg and Chromium (installed by .ci/run).
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts', 'test/architecture.test.ts', 'test/golden/**/*.test.ts'],
+        },
+      },
+      {
+        test: {
+          name: 'integration-pglite',
+          include: ['test/integration/**/*.test.ts'],
+          env: { KEYGATE_TEST_DB: 'pglite' },
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: 'integration-postgres',
+          include: ['test/integration/**/*.test.ts'],
+          env: { KEYGATE_TEST_DB: 'postgres' },
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+})
