@@ -116,6 +116,29 @@ export interface Store {
   isSessionLive(id: string, now: number): Promise<boolean>
   endSession(id: string, now: number): Promise<void>
 
+  // Gateways. A gateway is named in the policy; its feed exists (by name) before it enrols.
+  /** Stores a one-time enrollment token's hash. */
+  createEnrollment(input: { gatewayName: string; tokenHash: string; expiresAt: number }, now: number): Promise<void>
+  /** Consumes the token (single-use, unexpired), records the gateway's public key and credential hash and
+   *  gives it an overlay address from the pool. Throws ENROLLMENT_TOKEN_INVALID. */
+  enrollGateway(
+    input: { tokenHash: string; publicKey: string; credentialHash: string; pool: AddressPool },
+    now: number,
+  ): Promise<Gateway>
+  findGatewayByCredential(credentialHash: string): Promise<Gateway | null>
+  getGateway(name: string): Promise<Gateway | null>
+  listGateways(): Promise<Gateway[]>
+  /** Changes after `since` for one gateway, oldest first, at most `limit`; a full snapshot with
+   *  `reset: true` when `since` is 0 or older than the retained feed. */
+  readGatewayFeed(gatewayName: string, since: number, limit: number, now: number): Promise<GatewayFeedPage>
+  /** The newest committed version of a gateway's feed (0 when it has none). */
+  gatewayFeedVersion(gatewayName: string): Promise<number>
+  recordGatewayStatus(
+    gatewayName: string,
+    status: { appliedVersion: number; peerCount: number; latestHandshakes?: Record<string, number> },
+    now: number,
+  ): Promise<void>
+
   close(): Promise<void>
 }
 
