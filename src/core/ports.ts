@@ -24,6 +24,12 @@ export interface Logger {
   error(event: string, fields?: LogFields): void
 }
 
+/** Encrypts secrets at rest (preshared keys, TOTP secrets) with KEYGATE_SECRET. */
+export interface SecretSealer {
+  seal(plaintext: Uint8Array | string): Promise<string>
+  open(ciphertext: string): Promise<Uint8Array>
+}
+
 /** The address pool of the overlay network, as the policy's `network` section defines it. */
 export interface AddressPool {
   /** e.g. 100.96.0.0/16 */

@@ -1,0 +1,91 @@
+/**
+ * The administrators' API under `/api/v1/admin`: all leases, gateways, the audit log, the live policy.
+ * Admins are whoever the live policy's `admins` names; that check runs on every request, so a policy
+ * reload that removes an admin takes effect at once.
+ */
+import { Hono } from 'hono'
+import type { SessionContext } from '../../../core/broker/broker-deps.ts'
+import { subjectOf } from '../../../core/broker/issue-lease.ts'
+import { revokeLeaseAsAdmin, viewLease } from '../../../core/broker/manage-leases.ts'
+import { KeygateError } from '../../../core/errors.ts'
+import { isPolicyAdmin } from '../../../core/policy/index.ts'
+import { type AppEnv, requireSession } from '../app.ts'
+
+export function adminRoutes() {
+  const routes = new Hono<AppEnv>()
+
+  routes.use(async (c, next) => {
+    const session = requireSession(c.get('session'))
+    if (!isPolicyAdmin(c.get('deps').broker.policy(), subjectOf(session))) {
+      throw new KeygateError('FORBIDDEN', 'Only the policy’s admins may use the admin API')
+    }
+    await next()
+  })
+
+  routes.get('/leases', async (c) => {
+    const { broker } = c.get('deps')
+    const state = c.req.query('state')
+    if (state !== undefined && state !== 'active' && state !== 'ended') {
+      throw new KeygateError('INVALID_REQUEST', '"state" must be active or ended')
+    }
+    const now = broker.clock.now()
+    const leases = await broker.store.listLeases(
+      { identityId: c.req.query('identity'), gateway: c.req.query('gateway'), state },
+      now,
+    )
+    return c.json({ leases: leases.map((lease) => ({ ...viewLease(lease, now), identityId: lease.identityId })) })
+  })
+
+  routes.delete('/leases/:id', async (c) => {
+    const { broker } = c.get('deps')
+    const lease = await revokeLeaseAsAdmin(broker, c.get('session') as SessionContext, c.req.param('id'))
+    return c.json(viewLease(lease, broker.clock.now()))
+  })
+
+  routes.get('/gateways', async (c) => {
+    const { broker } = c.get('deps')
+    const policy = broker.policy()
+    const enrolled = new Map((await broker.store.listGateways()).map((g) => [g.name, g]))
+    const now = broker.clock.now()
+    return c.json({
+      gateways: [...policy.gateways].map(([name, declared]) => {
+        const g = enrolled.get(name)
+        return {
+          name,
+          endpoint: declared.endpoint,
+          routes: declared.routes,
+          enrolled: g?.enrolledAt != null,
+          publicKey: g?.publicKey ?? null,
+          lastSeenAt: g?.lastSeenAt == null ? null : new Date(g.lastSeenAt).toISOString(),
+          healthy: g?.lastSeenAt != null && now - g.lastSeenAt < 60_000,
+          appliedVersion: g?.appliedVersion ?? null,
+          peerCount: g?.peerCount ?? null,
+        }
+      }),
+    })
+  })
+
+  routes.get('/audit', async (c) => {
+    const { broker } = c.get('deps')
+    const limit = Math.min(Math.max(Number(c.req.query('limit') ?? 100) || 100, 1), 1000)
+    const events = await broker.store.listAudit({
+      identityId: c.req.query('identity'),
+      type: c.req.query('type'),
+      before: c.req.query('before'),
+      limit,
+    })
+    const view = events.map((e) => ({ ...e, at: new Date(e.at).toISOString() }))
+    if (c.req.query('format') === 'jsonl') {
+      c.header('Content-Type', 'application/x-ndjson')
+      return c.body(view.map((e) => JSON.stringify(e)).join('\n') + (view.length > 0 ? '\n' : ''))
+    }
+    return c.json({ events: view, next: events.length === limit ? events.at(-1)?.id ?? null : null })
+  })
+
+  routes.get('/policy', (c) => {
+    const policy = c.get('deps').broker.policy()
+    return c.json({ hash: policy.hash, gateways: [...policy.gateways.keys()], network: policy.network })
+  })
+
+  return routes
+}

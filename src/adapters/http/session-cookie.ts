@@ -1,0 +1,88 @@
+/**
+ * The browser's two cookies, both encrypted JWTs (jose, `dir` + A256GCM, so they are signed and
+ * opaque): the short-lived pre-login cookie that carries PKCE verifier, state and nonce between
+ * `/auth/:idp/login` and the callback, and the session cookie. HttpOnly, SameSite=Lax, Secure (and the
+ * `__Host-` prefix) on https. The store keeps the session's liveness, so logout ends it everywhere.
+ */
+import type { Context } from 'hono'
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
+import { EncryptJWT, jwtDecrypt } from 'jose'
+import type { SessionContext } from '../../core/broker/broker-deps.ts'
+import type { PendingLogin } from '../../core/ports.ts'
+
+export interface CookieCodec {
+  readonly secure: boolean
+  readonly sessionCookie: string
+  readonly loginCookie: string
+  seal(payload: object, expiresAt: number, purpose: string): Promise<string>
+  open<T>(token: string, purpose: string): Promise<T | null>
+}
+
+/** Derives an independent 256-bit key for cookies from KEYGATE_SECRET (HKDF-SHA256, WebCrypto). */
+export async function createCookieCodec(secret: string, publicUrl: string): Promise<CookieCodec> {
+  const ikm = await crypto.subtle.importKey('raw', new TextEncoder().encode(secret), 'HKDF', false, ['deriveBits'])
+  const bits = await crypto.subtle.deriveBits(
+    { name: 'HKDF', hash: 'SHA-256', salt: new TextEncoder().encode('keygate'), info: new TextEncoder().encode('cookies v1') },
+    ikm,
+    256,
+  )
+  const key = new Uint8Array(bits)
+  const secure = publicUrl.startsWith('https:')
+  return {
+    secure,
+    sessionCookie: secure ? '__Host-kg_session' : 'kg_session',
+    loginCookie: secure ? '__Host-kg_login' : 'kg_login',
+    async seal(payload, expiresAt, purpose) {
+      return new EncryptJWT({ ...payload })
+        .setProtectedHeader({ alg: 'dir', enc: 'A256GCM' })
+        .setAudience(purpose)
+        .setIssuedAt()
+        .setExpirationTime(Math.floor(expiresAt / 1000))
+        .encrypt(key)
+    },
+    async open<T>(token: string, purpose: string) {
+      try {
+        const { payload } = await jwtDecrypt(token, key, { audience: purpose })
+        return payload as T
+      } catch {
+        return null
+      }
+    },
+  }
+}
+
+function cookieOptions(codec: CookieCodec, expiresAt: number) {
+  return {
+    httpOnly: true,
+    secure: codec.secure,
+    sameSite: 'Lax' as const,
+    path: '/',
+    expires: new Date(expiresAt),
+  }
+}
+
+export async function writeLoginCookie(c: Context, codec: CookieCodec, pending: PendingLogin, expiresAt: number) {
+  setCookie(c, codec.loginCookie, await codec.seal(pending, expiresAt, 'login'), cookieOptions(codec, expiresAt))
+}
+
+export async function readLoginCookie(c: Context, codec: CookieCodec): Promise<PendingLogin | null> {
+  const token = getCookie(c, codec.loginCookie)
+  return token === undefined ? null : codec.open<PendingLogin>(token, 'login')
+}
+
+export function clearLoginCookie(c: Context, codec: CookieCodec) {
+  deleteCookie(c, codec.loginCookie, { path: '/', secure: codec.secure })
+}
+
+export async function writeSessionCookie(c: Context, codec: CookieCodec, session: SessionContext) {
+  setCookie(c, codec.sessionCookie, await codec.seal(session, session.expiresAt, 'session'), cookieOptions(codec, session.expiresAt))
+}
+
+export async function readSessionCookie(c: Context, codec: CookieCodec): Promise<SessionContext | null> {
+  const token = getCookie(c, codec.sessionCookie)
+  return token === undefined ? null : codec.open<SessionContext>(token, 'session')
+}
+
+export function clearSessionCookie(c: Context, codec: CookieCodec) {
+  deleteCookie(c, codec.sessionCookie, { path: '/', secure: codec.secure })
+}
