@@ -1,0 +1,78 @@
+/**
+ * Whether a sign-in meets an assurance level, and until when. Every condition of a level must hold; each
+ * that does not becomes a reason naming what was wanted and what the sign-in had.
+ */
+import type { Reason } from '../errors.ts'
+import type { AuthFacts } from '../model.ts'
+import type { AssuranceLevel } from './compiled-policy.ts'
+import { formatDuration } from './durations.ts'
+
+export interface AssuranceCheck {
+  met: boolean
+  failures: Reason[]
+  /** When the level stops being met because of maxAuthAge (ms since epoch); Infinity without one. */
+  deadline: number
+}
+
+/** Keygate's own second factors, as the amr values they prove (RFC 8176): a WebAuthn key is hardware. */
+const STEP_UP_AMR: Record<string, string> = { webauthn: 'hwk' }
+
+export function checkAssurance(
+  level: AssuranceLevel,
+  auth: AuthFacts,
+  now: number,
+  source: string,
+): AssuranceCheck {
+  const failures: Reason[] = []
+  const where = `${source} (assurance "${level.name}")`
+  if (level.mfa && auth.verdict !== 'mfa' && auth.stepUp === null) {
+    failures.push({
+      code: 'MFA_NOT_PROVEN',
+      message: `${where} requires multi-factor authentication; the sign-in's verdict is "${auth.verdict}"`,
+      source,
+    })
+  }
+  if (level.amrAny !== null) {
+    const stepUpAmr = auth.stepUp === null ? undefined : STEP_UP_AMR[auth.stepUp]
+    const ok = level.amrAny.some((v) => auth.amr.includes(v) || v === stepUpAmr)
+    if (!ok) {
+      failures.push({
+        code: 'AMR_NOT_MET',
+        message: `${where} requires one of amr [${level.amrAny.join(', ')}]; the sign-in had [${auth.amr.join(', ')}]`,
+        source,
+      })
+    }
+  }
+  if (level.acrAny !== null) {
+    const ok = level.acrAny.some((v) => auth.acr === v || auth.acrs.includes(v))
+    if (!ok) {
+      failures.push({
+        code: 'ACR_NOT_MET',
+        message: `${where} requires one of acr [${level.acrAny.join(', ')}]; the sign-in had ${auth.acr ?? 'none'}`,
+        source,
+      })
+    }
+  }
+  let deadline = Number.POSITIVE_INFINITY
+  if (level.maxAuthAgeMs !== null) {
+    if (auth.authTime === null) {
+      deadline = Number.NEGATIVE_INFINITY
+      failures.push({
+        code: 'AUTH_TIME_MISSING',
+        message: `${where} requires a sign-in within ${formatDuration(level.maxAuthAgeMs)}, and the sign-in has no auth_time`,
+        source,
+      })
+    } else {
+      // An auth_time in the future (clock skew) counts as now, so it never buys more than maxAuthAge.
+      deadline = Math.min(auth.authTime * 1000, now) + level.maxAuthAgeMs
+      if (deadline <= now) {
+        failures.push({
+          code: 'AUTH_TOO_OLD',
+          message: `${where} requires a sign-in within ${formatDuration(level.maxAuthAgeMs)}; this one is ${formatDuration(now - auth.authTime * 1000)} old`,
+          source,
+        })
+      }
+    }
+  }
+  return { met: failures.length === 0, failures, deadline }
+}

@@ -1,0 +1,240 @@
+/**
+ * The decision: may this subject have a lease now, through which gateways and routes, and for how long.
+ *
+ * Semantics (DESIGN.md): denied by default; a matching deny rule wins; otherwise the grants whose src
+ * names the subject and whose assurance is met give the union of their routes per gateway, and the lease
+ * lasts the smallest of their ttls and of what each grant's maxAuthAge still allows since auth_time. When
+ * grants match but none is met, the denial is ASSURANCE_UNMET, with a step-up demand only when every one
+ * of them says `onUnmet: "stepUp"`.
+ */
+import type { Reason } from '../errors.ts'
+import type { GatewayGrant, Subject } from '../model.ts'
+import { type AssuranceCheck, checkAssurance } from './check-assurance.ts'
+import type { AssuranceLevel, CompiledDenyRule, CompiledGrant, CompiledPolicy } from './compiled-policy.ts'
+import { lookupMembers } from './member-index.ts'
+
+export interface PolicyRequest {
+  subject: Subject
+  /** Restrict the decision to these gateways; absent or empty means every gateway the policy allows. */
+  gateways?: readonly string[] | undefined
+}
+
+export type DenialCode = 'NO_MATCHING_GRANT' | 'DENIED_BY_RULE' | 'ASSURANCE_UNMET'
+
+/** What a client must do to meet an assurance level: the parameters of a stronger, fresher sign-in. */
+export interface StepUpDemand {
+  /** The assurance level's name. */
+  assurance: string
+  mfa: boolean
+  amrAny: string[] | null
+  acrAny: string[] | null
+  /** Sent as OIDC max_age (and RFC 9470's max_age). */
+  maxAgeSeconds: number
+}
+
+export interface AllowDecision {
+  allow: true
+  /** Per gateway, the union of the CIDR prefixes of every route granted, gateways and routes in file order. */
+  grants: GatewayGrant[]
+  /** The same routes by name, `GATEWAY:ROUTE`. */
+  routeNames: string[]
+  ttlMs: number
+  expiresAt: number
+  /** Ids of the grants that contributed, e.g. `grants[0]`. */
+  matchedGrants: string[]
+  reasons: Reason[]
+}
+
+export interface DenyDecision {
+  allow: false
+  code: DenialCode
+  stepUp: StepUpDemand | null
+  reasons: Reason[]
+}
+
+export type Decision = AllowDecision | DenyDecision
+
+/** The working of a decision, kept for explanations and lease re-evaluation. */
+export interface Assessment {
+  deniedBy: CompiledDenyRule[]
+  /** Grants whose src names the subject, before scoping to the requested gateways. */
+  named: CompiledGrant[]
+  /** Named grants giving at least one route on a requested gateway. */
+  inScope: CompiledGrant[]
+  satisfied: Array<{ grant: CompiledGrant; check: AssuranceCheck | null }>
+  unmet: Array<{ grant: CompiledGrant; check: AssuranceCheck }>
+  /** The smallest ttl of the satisfied grants (Infinity when none). */
+  ttlLimitMs: number
+  /** The earliest maxAuthAge deadline of the satisfied grants (Infinity when none applies). */
+  authDeadline: number
+  routeIds: number[]
+  scope: ReadonlySet<string> | null
+}
+
+export function assessPolicy(policy: CompiledPolicy, request: PolicyRequest, now: number): Assessment {
+  const { subject } = request
+  const deniedBy = lookupMembers(policy.denyIndex, subject).map((i) => policy.denyRules[i]!)
+  const named = lookupMembers(policy.grantIndex, subject).map((i) => policy.grants[i]!)
+  const scope =
+    request.gateways !== undefined && request.gateways.length > 0 ? new Set(request.gateways) : null
+  const inScope = scope === null ? named : named.filter((g) => [...g.gateways].some((gw) => scope.has(gw)))
+  const satisfied: Assessment['satisfied'] = []
+  const unmet: Assessment['unmet'] = []
+  // Grants often share a level: check each level once per decision.
+  const checks = new Map<AssuranceLevel, AssuranceCheck>()
+  let ttlLimitMs = Number.POSITIVE_INFINITY
+  let authDeadline = Number.POSITIVE_INFINITY
+  const routeIds = new Set<number>()
+  if (deniedBy.length === 0) {
+    for (const grant of inScope) {
+      let check: AssuranceCheck | null = null
+      if (grant.assurance !== null) {
+        check = checks.get(grant.assurance) ?? checkAssurance(grant.assurance, subject.auth, now, grant.id)
+        checks.set(grant.assurance, check)
+        if (!check.met) {
+          unmet.push({ grant, check: withSource(check, grant.id) })
+          continue
+        }
+        authDeadline = Math.min(authDeadline, check.deadline)
+      }
+      satisfied.push({ grant, check })
+      ttlLimitMs = Math.min(ttlLimitMs, grant.ttlMs)
+      for (const id of grant.routeIds) {
+        if (scope === null || scope.has(policy.routeTable[id]!.gateway)) routeIds.add(id)
+      }
+    }
+  }
+  return {
+    deniedBy,
+    named,
+    inScope,
+    satisfied,
+    unmet,
+    ttlLimitMs,
+    authDeadline,
+    routeIds: [...routeIds].sort((a, b) => a - b),
+    scope,
+  }
+}
+
+/** A cached check names the grant it was first computed for; re-label its reasons for this grant. */
+function withSource(check: AssuranceCheck, source: string): AssuranceCheck {
+  if (check.failures.every((f) => f.source === source)) return check
+  return {
+    ...check,
+    failures: check.failures.map((f) => ({
+      ...f,
+      source,
+      message: f.message.replace(/^grants\[\d+\]/, source),
+    })),
+  }
+}
+
+export function evaluatePolicy(policy: CompiledPolicy, request: PolicyRequest, now: number): Decision {
+  return decide(policy, request, assessPolicy(policy, request, now), now)
+}
+
+export function decide(policy: CompiledPolicy, request: PolicyRequest, a: Assessment, now: number): Decision {
+  const who = describeSubject(request.subject)
+  if (a.deniedBy.length > 0) {
+    return {
+      allow: false,
+      code: 'DENIED_BY_RULE',
+      stepUp: null,
+      reasons: a.deniedBy.map((rule) => ({
+        code: 'DENIED_BY_RULE',
+        message: `${rule.id} denies ${who} (src: ${rule.src.join(', ')})`,
+        source: rule.id,
+      })),
+    }
+  }
+  if (a.inScope.length === 0) {
+    const message =
+      a.named.length > 0 && a.scope !== null
+        ? `no grant gives ${who} access to ${[...a.scope].join(', ')}`
+        : `no grant's src names ${who}`
+    return {
+      allow: false,
+      code: 'NO_MATCHING_GRANT',
+      stepUp: null,
+      reasons: [{ code: 'NO_MATCHING_GRANT', message }],
+    }
+  }
+  const unmetReasons = a.unmet.flatMap((u) => u.check.failures)
+  if (a.satisfied.length === 0) {
+    return {
+      allow: false,
+      code: 'ASSURANCE_UNMET',
+      stepUp: stepUpDemand(policy, a),
+      reasons: unmetReasons,
+    }
+  }
+  const ttlMs = Math.max(0, Math.min(a.ttlLimitMs, a.authDeadline - now))
+  return {
+    allow: true,
+    ...routesOf(policy, a.routeIds),
+    ttlMs,
+    expiresAt: now + ttlMs,
+    matchedGrants: a.satisfied.map((s) => s.grant.id),
+    reasons: [
+      ...a.satisfied.map((s) => ({ code: 'GRANT_MATCHED', message: s.grant.summary, source: s.grant.id })),
+      ...unmetReasons,
+    ],
+  }
+}
+
+export function routesOf(
+  policy: CompiledPolicy,
+  routeIds: readonly number[],
+): { grants: GatewayGrant[]; routeNames: string[] } {
+  const grants: GatewayGrant[] = []
+  const routeNames: string[] = []
+  let current: { gateway: string; routes: string[]; seen: Set<string> } | null = null
+  for (const id of routeIds) {
+    const entry = policy.routeTable[id]!
+    routeNames.push(`${entry.gateway}:${entry.route}`)
+    if (current === null || current.gateway !== entry.gateway) {
+      if (current !== null) grants.push({ gateway: current.gateway, routes: current.routes })
+      current = { gateway: entry.gateway, routes: [], seen: new Set() }
+    }
+    for (const cidr of entry.cidrs) {
+      if (!current.seen.has(cidr)) {
+        current.seen.add(cidr)
+        current.routes.push(cidr)
+      }
+    }
+  }
+  if (current !== null) grants.push({ gateway: current.gateway, routes: current.routes })
+  return { grants, routeNames }
+}
+
+/**
+ * The level to ask for when every blocking grant allows step-up: the one that unblocks the most grants,
+ * the first in file order on a tie, so the demand is predictable.
+ */
+function stepUpDemand(policy: CompiledPolicy, a: Assessment): StepUpDemand | null {
+  if (a.unmet.length === 0 || a.unmet.some((u) => u.grant.onUnmet !== 'stepUp')) return null
+  const counts = new Map<AssuranceLevel, number>()
+  for (const u of a.unmet)
+    if (u.grant.assurance) counts.set(u.grant.assurance, (counts.get(u.grant.assurance) ?? 0) + 1)
+  let best: AssuranceLevel | null = null
+  for (const [level, count] of counts) if (best === null || count > counts.get(best)!) best = level
+  if (best === null) return null
+  return {
+    assurance: best.name,
+    mfa: best.mfa,
+    amrAny: best.amrAny === null ? null : [...best.amrAny],
+    acrAny: best.acrAny === null ? null : [...best.acrAny],
+    maxAgeSeconds:
+      best.maxAuthAgeMs === null ? policy.maxLoginAgeSeconds : Math.floor(best.maxAuthAgeMs / 1000),
+  }
+}
+
+export function describeSubject(subject: Subject): string {
+  const groups = subject.groups.length === 0 ? '' : `, groups ${subject.groups.join(', ')}`
+  return `${subject.email ?? subject.subject} (idp ${subject.idpId}${groups})`
+}
+
+export function isPolicyAdmin(policy: CompiledPolicy, subject: Subject): boolean {
+  return lookupMembers(policy.adminIndex, subject).length > 0
+}
