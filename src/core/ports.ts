@@ -24,6 +24,18 @@ export interface Logger {
   error(event: string, fields?: LogFields): void
 }
 
+/**
+ * Wakes gateways waiting on their feed. A wake-up only, never the data: a waiter re-reads the store.
+ * On Node it is in-process, and across replicas PostgreSQL LISTEN/NOTIFY; on Workers, polling.
+ */
+export interface ChangeNotifier {
+  /** Called after a commit that appended to these gateways' feeds. */
+  publish(gateways: readonly string[]): void
+  /** Subscribes at once (so a publish right after this call is not missed) and settles on a publish
+   *  for the gateway or after the timeout, whichever comes first. */
+  waitForChange(gateway: string, timeoutMs: number): { changed: Promise<void>; cancel(): void }
+}
+
 /** Encrypts secrets at rest (preshared keys, TOTP secrets) with KEYGATE_SECRET. */
 export interface SecretSealer {
   seal(plaintext: Uint8Array | string): Promise<string>
@@ -36,6 +48,8 @@ export interface AddressPool {
   ipv4: string
   /** e.g. fd7a:115c:a1e0::/64, or null */
   ipv6: string | null
+  /** Caps the number of usable addresses below what the prefix gives (tests, staged roll-outs); never widens. */
+  size?: number
 }
 
 export interface UpsertIdentityInput {

@@ -17,6 +17,7 @@ import type { Metrics } from './metrics.ts'
 import { adminRoutes } from './routes/admin-routes.ts'
 import { authRoutes } from './routes/auth-routes.ts'
 import { healthRoutes, type Readiness } from './routes/health-routes.ts'
+import { gatewayRoutes } from './routes/gateway-routes.ts'
 import { peerRoutes } from './routes/peer-routes.ts'
 import { portalRoutes } from './routes/portal-routes.ts'
 import { type CookieCodec, readSessionCookie } from './session-cookie.ts'
@@ -29,6 +30,8 @@ export interface AppDeps {
   cookies: CookieCodec
   metrics: Metrics
   readiness: () => Promise<Readiness>
+  /** SHA-256 of the token the Node server writes into its data dir for the local CLI (`gateway add`). */
+  localAdminTokenHash?: string
   /** Extra route groups an entrypoint adds (the gateway feed, the portal) without this file knowing them. */
   extend?: (app: Hono<AppEnv>) => void
 }
@@ -36,6 +39,8 @@ export interface AppDeps {
 export interface AppVariables {
   session: SessionContext | null
   deps: AppDeps
+  /** Who is acting on an admin route: an admin's email, or 'local-cli'. */
+  adminActor?: string
 }
 
 export type AppEnv = { Variables: AppVariables }
@@ -81,6 +86,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/', portalRoutes())
   app.route('/auth', authRoutes())
   app.route('/api/v1', peerRoutes())
+  app.route('/api/v1', gatewayRoutes())
   app.route('/api/v1/admin', adminRoutes())
   deps.extend?.(app)
 

@@ -3,7 +3,7 @@
  * every effect goes through a port, so the same code runs on Node and on Workers.
  */
 import type { CompiledPolicy } from '../policy/index.ts'
-import type { Clock, IdentityProvider, Logger, Random, SecretSealer, Store } from '../ports.ts'
+import type { ChangeNotifier, Clock, IdentityProvider, Logger, Random, SecretSealer, Store } from '../ports.ts'
 import type { GatewayDirectory } from './gateway-directory.ts'
 
 export interface BrokerDeps {
@@ -16,6 +16,7 @@ export interface BrokerDeps {
   policy(): CompiledPolicy
   idps: ReadonlyMap<string, IdentityProvider>
   gateways: GatewayDirectory
+  notifier: ChangeNotifier
 }
 
 /** An authenticated browser or API session, as the HTTP layer decoded it from the session cookie. */

@@ -88,6 +88,7 @@ export async function issueLease(deps: BrokerDeps, session: SessionContext, requ
     },
     now,
   )
+  deps.notifier.publish(lease.grants.map((g) => g.gateway))
   deps.logger.info('lease.issued', { leaseId: lease.id, identityId: session.identityId, gateways: lease.grants.length })
   return { lease, ...(await renderLeaseConfig(deps, policy, lease, encodeBase64(presharedKey))) }
 }

@@ -55,10 +55,10 @@ export async function revokeOwnLease(deps: BrokerDeps, session: SessionContext, 
   return revokeLeaseAs(deps, lease, session.email, 'revoked by its owner')
 }
 
-export async function revokeLeaseAsAdmin(deps: BrokerDeps, admin: SessionContext, leaseId: string): Promise<Lease> {
+export async function revokeLeaseAsAdmin(deps: BrokerDeps, adminActor: string, leaseId: string): Promise<Lease> {
   const lease = await deps.store.getLease(leaseId)
   if (lease === null) throw new KeygateError('NOT_FOUND', `No lease "${leaseId}" exists`)
-  return revokeLeaseAs(deps, lease, admin.email, 'revoked by an administrator')
+  return revokeLeaseAs(deps, lease, adminActor, 'revoked by an administrator')
 }
 
 async function revokeLeaseAs(deps: BrokerDeps, lease: Lease, actor: string | null, reason: string): Promise<Lease> {
@@ -81,6 +81,7 @@ async function revokeLeaseAs(deps: BrokerDeps, lease: Lease, actor: string | nul
     now,
   )
   if (revoked === null) throw new KeygateError('LEASE_NOT_ACTIVE', `Lease "${lease.id}" has already ended`)
+  deps.notifier.publish(lease.grants.map((g) => g.gateway))
   deps.logger.info('lease.revoked', { leaseId: lease.id, reason })
   return revoked
 }
@@ -121,5 +122,6 @@ export async function renewOwnLease(deps: BrokerDeps, session: SessionContext, l
     now,
   )
   if (renewed === null) throw new KeygateError('LEASE_NOT_ACTIVE', `Lease "${lease.id}" has ended; request a new one`)
+  deps.notifier.publish([...new Set([...lease.grants, ...renewed.grants].map((g) => g.gateway))])
   return renewed
 }

@@ -9,6 +9,7 @@
 import { KeygateError, isKeygateError } from '../errors.ts'
 import { checkAuthFreshness } from '../identity/index.ts'
 import type { AuthFacts, Identity } from '../model.ts'
+import { encodeBase64 } from '../peers/base64.ts'
 import type { PendingLogin } from '../ports.ts'
 import type { BrokerDeps } from './broker-deps.ts'
 
@@ -149,20 +150,6 @@ export function randomId(deps: Pick<BrokerDeps, 'random'>, bytes = 16): string {
   return base64Url(deps.random.bytes(bytes))
 }
 
-const URL_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
-
 function base64Url(bytes: Uint8Array): string {
-  let out = ''
-  let bits = 0
-  let value = 0
-  for (const byte of bytes) {
-    value = (value << 8) | byte
-    bits += 8
-    while (bits >= 6) {
-      bits -= 6
-      out += URL_ALPHABET[(value >> bits) & 63]
-    }
-  }
-  if (bits > 0) out += URL_ALPHABET[(value << (6 - bits)) & 63]
-  return out
+  return encodeBase64(bytes).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
 }

@@ -4,22 +4,37 @@
  * reload that removes an admin takes effect at once.
  */
 import { Hono } from 'hono'
-import type { SessionContext } from '../../../core/broker/broker-deps.ts'
+import { createEnrollmentToken, hashSecret } from '../../../core/broker/gateway-feed.ts'
 import { subjectOf } from '../../../core/broker/issue-lease.ts'
 import { revokeLeaseAsAdmin, viewLease } from '../../../core/broker/manage-leases.ts'
 import { KeygateError } from '../../../core/errors.ts'
 import { isPolicyAdmin } from '../../../core/policy/index.ts'
 import { type AppEnv, requireSession } from '../app.ts'
+import { bearerToken } from './gateway-routes.ts'
 
 export function adminRoutes() {
   const routes = new Hono<AppEnv>()
 
   routes.use(async (c, next) => {
+    const deps = c.get('deps')
+    const token = bearerToken(c.req.header('authorization'))
+    // The local CLI (same host, data dir readable) acts as an admin through the token file the server wrote.
+    if (token !== null && deps.localAdminTokenHash !== undefined && hashSecret(token) === deps.localAdminTokenHash) {
+      c.set('adminActor', 'local-cli')
+      return next()
+    }
     const session = requireSession(c.get('session'))
-    if (!isPolicyAdmin(c.get('deps').broker.policy(), subjectOf(session))) {
+    if (!isPolicyAdmin(deps.broker.policy(), subjectOf(session))) {
       throw new KeygateError('FORBIDDEN', 'Only the policy’s admins may use the admin API')
     }
+    c.set('adminActor', session.email ?? session.subject)
     await next()
+  })
+
+  routes.post('/gateways/:name/enrollment-token', async (c) => {
+    const name = c.req.param('name')
+    const { token, expiresAt } = await createEnrollmentToken(c.get('deps').broker, name, c.get('adminActor') ?? 'admin')
+    return c.json({ gateway: name, token, expiresAt: new Date(expiresAt).toISOString() }, 201)
   })
 
   routes.get('/leases', async (c) => {
@@ -38,7 +53,7 @@ export function adminRoutes() {
 
   routes.delete('/leases/:id', async (c) => {
     const { broker } = c.get('deps')
-    const lease = await revokeLeaseAsAdmin(broker, c.get('session') as SessionContext, c.req.param('id'))
+    const lease = await revokeLeaseAsAdmin(broker, c.get('adminActor') ?? 'admin', c.req.param('id'))
     return c.json(viewLease(lease, broker.clock.now()))
   })
 

@@ -1,0 +1,100 @@
+/**
+ * The "new device" page: make the key pair here, send only the public key to POST /api/v1/peers, write
+ * the private key into the returned config, and offer the result as a .conf download and a QR code.
+ * Nothing derived from the private key is sent anywhere; the tests record every request to prove it.
+ */
+import QRCode from 'qrcode'
+import { fillPrivateKey } from '../../../../core/peers/wg-config.ts'
+import { formatRemaining } from './countdown.ts'
+import { $, api, isApiError, show, showError } from './dom.ts'
+import { generateKeyPair } from './keygen.ts'
+
+interface IssuedPeer {
+  id: string
+  address: string
+  addresses: string[]
+  expiresAt: string
+  gateways: Array<{ name: string; endpoint: string; routes: string[]; enrolled: boolean }>
+  config: string
+}
+
+const form = $('#device-form') as HTMLFormElement | null
+const errorBox = $('#device-error')
+const status = $('#device-status')
+
+/** A file name wg-quick accepts as an interface name: at most 15 of [a-zA-Z0-9_=+.-]. */
+export function confFileName(deviceName: string): string {
+  const base = deviceName.replace(/[^a-zA-Z0-9_=+.-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 15)
+  return `${base || 'keygate'}.conf`
+}
+
+function setStatus(text: string): void {
+  if (status !== null) status.textContent = text
+}
+
+async function create(event: SubmitEvent): Promise<void> {
+  event.preventDefault()
+  if (form === null) return
+  const button = form.querySelector('button[type="submit"]') as HTMLButtonElement | null
+  if (button) button.disabled = true
+  show(errorBox, false)
+  const name = (new FormData(form).get('name') ?? '').toString().trim()
+  try {
+    setStatus('Generating a key pair in this browser…')
+    performance.mark('keygate-keygen-start')
+    const keys = await generateKeyPair(new URLSearchParams(location.search).has('noble'))
+    performance.measure('keygate-keygen', 'keygate-keygen-start')
+    setStatus('Asking Keygate for access (only the public key is sent)…')
+    const issued = await api<IssuedPeer>('POST', '/api/v1/peers', { publicKey: keys.publicKey, name: name || undefined })
+    const config = fillPrivateKey(issued.config, keys.privateKey)
+    await showResult(issued, config, name, keys.method)
+    setStatus('')
+    form.classList.add('hidden')
+  } catch (error) {
+    setStatus('')
+    if (isApiError(error) && error.code === 'STEP_UP_REQUIRED') {
+      location.assign(`/step-up?returnTo=${encodeURIComponent('/devices/new')}`)
+      return
+    }
+    if (isApiError(error) && error.status === 401) {
+      location.assign('/?returnTo=%2Fdevices%2Fnew')
+      return
+    }
+    showError(errorBox, error)
+  } finally {
+    if (button) button.disabled = false
+  }
+}
+
+async function showResult(issued: IssuedPeer, config: string, name: string, method: string): Promise<void> {
+  const result = $('#device-result')
+  if (result === null) return
+  const text = $('#config-text', result)
+  if (text !== null) text.textContent = config
+  const download = $('#config-download', result) as HTMLAnchorElement | null
+  if (download !== null) {
+    // A blob: URL lives in this page only; downloading it sends nothing over the network.
+    download.href = URL.createObjectURL(new Blob([config], { type: 'text/plain' }))
+    download.download = confFileName(name)
+  }
+  const canvas = $('#config-qr', result) as HTMLCanvasElement | null
+  if (canvas !== null) await QRCode.toCanvas(canvas, config, { errorCorrectionLevel: 'M', margin: 2, scale: 4 })
+  const summary = $('#lease-summary', result)
+  if (summary !== null) {
+    const remaining = Date.parse(issued.expiresAt) - Date.now()
+    const gateways = issued.gateways.map((g) => `${g.name} (${g.routes.join(', ') || 'no routes'})`).join('; ')
+    summary.textContent = `Address ${issued.addresses.join(', ')}. Gateways: ${gateways || 'none'}. Access ends in ${formatRemaining(remaining)}.`
+  }
+  const notEnrolled = issued.gateways.filter((g) => !g.enrolled).map((g) => g.name)
+  const pending = $('#gateways-pending', result)
+  if (pending !== null && notEnrolled.length > 0) {
+    pending.textContent = `Not yet online: ${notEnrolled.join(', ')}. Their entries will be missing from this file; create a new one once they are up.`
+    show(pending)
+  }
+  result.dataset.leaseId = issued.id
+  result.dataset.keyMethod = method
+  show(result)
+  $('h2', result)?.focus()
+}
+
+form?.addEventListener('submit', (event) => void create(event as SubmitEvent))
