@@ -33,7 +33,7 @@ export function hashSecret(secret: string): string {
 }
 
 export async function createEnrollmentToken(
-  deps: BrokerDeps,
+  deps: Pick<BrokerDeps, 'store' | 'clock' | 'random' | 'policy'>,
   gatewayName: string,
   actor: string,
 ): Promise<{ token: string; expiresAt: number }> {
