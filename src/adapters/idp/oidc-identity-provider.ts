@@ -1,0 +1,216 @@
+/**
+ * The IdentityProvider port on openid-client v6: one configured OIDC IdP.
+ *
+ * openid-client owns the protocol checks (discovery issuer match, PKCE, state, nonce, `iss` per RFC
+ * 9207, ID token signature, audience, algorithm, and `auth_time` against `max_age` in the code flow).
+ * This adapter adds what it leaves to the relying party: the profile's extra request parameters, and the
+ * verdict from `amr`/`acr`/`acrs`/`auth_time`, read only from the verified ID token, never from UserInfo.
+ */
+import * as oidc from 'openid-client'
+import { KeygateError } from '../../core/errors.ts'
+import {
+  assessAuthentication,
+  authorizationParams,
+  checkAuthFreshness,
+  DEFAULT_CLOCK_SKEW_SECONDS,
+  groupsFromClaims,
+  type IdpConfig,
+  isLoopbackUrl,
+} from '../../core/identity/index.ts'
+import type { Clock, IdentityProvider, Logger, PendingLogin, VerifiedLogin } from '../../core/ports.ts'
+import { translateOidcError } from './oidc-error-translation.ts'
+
+export interface OidcIdentityProviderOptions {
+  /** Used for Keygate's own auth_time check after openid-client's; defaults to the system clock. */
+  clock?: Clock
+  /** Seconds for each HTTP request to the IdP (discovery, token, JWKS). */
+  timeoutSeconds?: number
+  /** Tolerance for clock differences with the IdP, in both directions. */
+  clockSkewSeconds?: number
+  logger?: Logger
+}
+
+/** A verified login plus what `VerifiedLogin` cannot say yet: whether the groups list is complete. */
+export interface OidcVerifiedLogin extends VerifiedLogin {
+  /** False on an Entra group overage: `groups` is then empty, so `idp:` members fail closed. */
+  groupsComplete: boolean
+}
+
+const SYSTEM_CLOCK: Clock = { now: () => Date.now() }
+
+export class OidcIdentityProvider implements IdentityProvider {
+  readonly id: string
+  readonly displayName: string
+  readonly config: IdpConfig
+  readonly #clock: Clock
+  readonly #timeoutSeconds: number
+  readonly #skewSeconds: number
+  readonly #logger: Logger | undefined
+  #discovered: Promise<oidc.Configuration> | null = null
+
+  constructor(config: IdpConfig, options: OidcIdentityProviderOptions = {}) {
+    this.id = config.id
+    this.displayName = config.displayName
+    this.config = config
+    this.#clock = options.clock ?? SYSTEM_CLOCK
+    this.#timeoutSeconds = options.timeoutSeconds ?? 10
+    this.#skewSeconds = options.clockSkewSeconds ?? DEFAULT_CLOCK_SKEW_SECONDS
+    this.#logger = options.logger
+  }
+
+  async startLogin(input: {
+    redirectUri: string
+    maxAgeSeconds: number
+    stepUp: boolean
+  }): Promise<{ url: string; pending: PendingLogin }> {
+    const configuration = await this.#configuration()
+    const codeVerifier = oidc.randomPKCECodeVerifier()
+    const state = oidc.randomState()
+    const nonce = oidc.randomNonce()
+    const maxAgeSeconds = Math.max(0, Math.floor(input.maxAgeSeconds))
+    const url = oidc.buildAuthorizationUrl(configuration, {
+      // The profile's parameters first, so nothing it says can replace the protocol's own below.
+      ...authorizationParams(this.config.profile, this.config.options, input.stepUp),
+      redirect_uri: input.redirectUri,
+      response_type: 'code',
+      scope: this.config.scopes.join(' '),
+      code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier),
+      code_challenge_method: 'S256',
+      state,
+      nonce,
+      max_age: String(maxAgeSeconds),
+    })
+    return {
+      url: url.href,
+      // returnTo is the broker's to fill in; the IdP adapter does not know where the user came from.
+      pending: {
+        idpId: this.id,
+        state,
+        nonce,
+        codeVerifier,
+        maxAgeSeconds,
+        stepUp: input.stepUp,
+        returnTo: '/',
+      },
+    }
+  }
+
+  /** @param callbackUrl the redirect URI on Keygate's public base URL, with the IdP's query parameters. */
+  async completeLogin(callbackUrl: URL, pending: PendingLogin): Promise<OidcVerifiedLogin> {
+    if (pending.idpId !== this.id) {
+      throw new KeygateError('LOGIN_STATE_INVALID', `This sign-in was started with another identity provider`)
+    }
+    const configuration = await this.#configuration()
+    let claims: oidc.IDToken
+    try {
+      const tokens = await oidc.authorizationCodeGrant(configuration, callbackUrl, {
+        pkceCodeVerifier: pending.codeVerifier,
+        expectedState: pending.state,
+        expectedNonce: pending.nonce,
+        maxAge: pending.maxAgeSeconds,
+      })
+      const verified = tokens.claims()
+      if (verified === undefined)
+        throw new KeygateError('LOGIN_FAILED', 'The identity provider returned no ID token')
+      claims = verified
+    } catch (error) {
+      throw translateOidcError(error, 'callback', this.id)
+    }
+
+    const auth = assessAuthentication(this.config.profile, claims, this.config.options)
+    // openid-client has checked this already in the code flow; checking again keeps the rule in one
+    // place (core) and covers an openid-client that changes behaviour.
+    const stale = checkAuthFreshness(auth, pending.maxAgeSeconds, this.#clock.now(), this.#skewSeconds)
+    if (stale !== null) {
+      throw new KeygateError(
+        stale.code === 'AUTH_TOO_OLD' ? 'AUTH_TOO_OLD' : 'AUTH_TIME_MISSING',
+        stale.message,
+        {
+          reasons: [stale],
+          details: { idp: this.id },
+        },
+      )
+    }
+    const groups = groupsFromClaims(this.config.profile, claims, this.config.options)
+    if (!groups.complete) {
+      this.#logger?.warn('idp.groups_incomplete', { idp: this.id, subject: claims.sub })
+    }
+    return {
+      issuer: claims.iss,
+      subject: claims.sub,
+      email: typeof claims.email === 'string' ? claims.email : null,
+      emailVerified: claims.email_verified === true || claims.email_verified === 'true',
+      name: typeof claims.name === 'string' ? claims.name : null,
+      groups: groups.groups,
+      groupsComplete: groups.complete,
+      auth,
+    }
+  }
+
+  /** Discovery once, lazily (so the broker starts while an IdP is down); a failure is retried next time. */
+  #configuration(): Promise<oidc.Configuration> {
+    if (this.#discovered === null) {
+      const attempt = this.#discover()
+      this.#discovered = attempt
+      attempt.catch(() => {
+        if (this.#discovered === attempt) this.#discovered = null
+      })
+    }
+    return this.#discovered
+  }
+
+  async #discover(): Promise<oidc.Configuration> {
+    const issuer = new URL(this.config.issuer)
+    // Plain http only for an IdP on this machine (tests, the dev IdP); parseIdpConfigs refuses others.
+    const insecure = issuer.protocol === 'http:' && isLoopbackUrl(issuer)
+    try {
+      const discovered = await oidc.discovery(issuer, this.config.clientId, undefined, undefined, {
+        timeout: this.#timeoutSeconds,
+        ...(insecure ? { execute: [oidc.allowInsecureRequests] } : {}),
+      })
+      const server = discovered.serverMetadata()
+      const configuration = new oidc.Configuration(
+        server,
+        this.config.clientId,
+        { client_secret: this.config.clientSecret },
+        clientAuthentication(server.token_endpoint_auth_methods_supported, this.config.clientSecret),
+      )
+      configuration.timeout = this.#timeoutSeconds
+      if (insecure) oidc.allowInsecureRequests(configuration)
+      return configuration
+    } catch (error) {
+      const translated = translateOidcError(error, 'discovery', this.id)
+      this.#logger?.warn('idp.discovery_failed', {
+        idp: this.id,
+        issuer: this.config.issuer,
+        message: translated.message,
+      })
+      throw translated
+    }
+  }
+}
+
+/**
+ * client_secret_basic unless the IdP lists only client_secret_post: basic is the default of RFC 8414 and
+ * OIDC Discovery when the list is absent, and what most IdPs register a confidential client with.
+ */
+function clientAuthentication(supported: string[] | undefined, secret: string): oidc.ClientAuth {
+  if (supported === undefined || supported.includes('client_secret_basic'))
+    return oidc.ClientSecretBasic(secret)
+  return oidc.ClientSecretPost(secret)
+}
+
+/** One adapter per configured IdP, keyed by id (the `:idp` of the auth routes). */
+export function createIdentityProviders(
+  configs: readonly IdpConfig[],
+  options: OidcIdentityProviderOptions = {},
+): Map<string, OidcIdentityProvider> {
+  const providers = new Map<string, OidcIdentityProvider>()
+  for (const config of configs) {
+    if (providers.has(config.id)) {
+      throw new KeygateError('CONFIG_INVALID', `Two identity providers share the id "${config.id}"`)
+    }
+    providers.set(config.id, new OidcIdentityProvider(config, options))
+  }
+  return providers
+}
