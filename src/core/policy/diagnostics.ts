@@ -88,6 +88,10 @@ export class DiagnosticSink {
     this.warnings.push(this.make(at, code, message, hint, 'warning'))
   }
 
+  position(offset: number): { line: number; col: number } {
+    return this.lines.position(offset)
+  }
+
   private make(
     at: Site,
     code: string,

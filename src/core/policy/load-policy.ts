@@ -34,6 +34,13 @@ export function hashPolicySource(source: string): string {
  * tools that must show why a test fails (explain). Never put such a policy live.
  */
 export function compilePolicySource(source: string, fileName: string): UntestedPolicyResult {
+  const result = compileUnsorted(source, fileName)
+  // Checks run by kind; authors read top to bottom.
+  const byPosition = (a: PolicyDiagnostic, b: PolicyDiagnostic) => a.line - b.line || a.col - b.col
+  return { ...result, errors: result.errors.sort(byPosition), warnings: result.warnings.sort(byPosition) }
+}
+
+function compileUnsorted(source: string, fileName: string): UntestedPolicyResult {
   const sink = new DiagnosticSink(fileName, source)
   const { root } = parsePolicySyntax(source, sink)
   if (sink.errors.length > 0)

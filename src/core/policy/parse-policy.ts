@@ -48,7 +48,12 @@ export function parsePolicySyntax(
     disallowComments: false,
     allowEmptyContent: true,
   })
+  // After one syntax error the parser often trips over the rest of that line; only the first is useful.
+  let lastLine = -1
   for (const error of errors) {
+    const { line } = sink.position(error.offset)
+    if (line === lastLine) continue
+    lastLine = line
     const name = printParseErrorCode(error.error)
     sink.error(
       { offset: error.offset, path: '' },

@@ -1,0 +1,380 @@
+// Every diagnostic kind, each pinned to its exact line and column, and the guarantee that all come at once.
+import { describe, expect, it } from 'vitest'
+import {
+  formatDiagnostic,
+  hashPolicySource,
+  loadPolicy,
+  type PolicyDiagnostic,
+} from '../../../src/core/policy/index.ts'
+import { BASE, FILE, marked } from './helpers.ts'
+
+function errorsOf(source: string): PolicyDiagnostic[] {
+  const result = loadPolicy(source, FILE)
+  if (result.ok) throw new Error('expected the policy to be refused')
+  return result.errors
+}
+
+/** Loads a marked source and expects exactly one error per mark, in order, with this code each. */
+function expectErrorsAtMarks(text: string, codes: string[]): PolicyDiagnostic[] {
+  const { source, marks } = marked(text)
+  const errors = errorsOf(source)
+  expect(errors.map((e) => ({ code: e.code, line: e.line, col: e.col }))).toEqual(
+    codes.map((code, i) => ({ code, line: marks[i]!.line, col: marks[i]!.col })),
+  )
+  return errors
+}
+
+describe('diagnostics name file:line:col and the JSON path', () => {
+  it('formats like the design says', () => {
+    const source = `{
+  "gateways": { "eu-1": { "endpoint": "a.example:1", "routes": { "prod": ["10.0.0.0/8"] } } },
+  "grants": [
+    { "src": ["user:a@example.com"],
+      "dst": ["eu-1:prod", "eu-9:prod"] },
+  ],
+}`
+    const [error] = errorsOf(source)
+    expect(formatDiagnostic(error!)).toBe(
+      'policies/test.hujson:5:28 grants[0].dst[1]: unknown gateway "eu-9" (hint: known gateways: eu-1)',
+    )
+    expect(error).toMatchObject({
+      file: FILE,
+      line: 5,
+      col: 28,
+      path: 'grants[0].dst[1]',
+      code: 'UNKNOWN_GATEWAY',
+      severity: 'error',
+    })
+  })
+
+  it('reports syntax errors with positions, all of them', () => {
+    const errors = expectErrorsAtMarks(
+      `{
+  "groups": { "group:a": ["user:a@example.com"] »"group:b": [] },
+  "admins": [»'user:a@example.com'],
+}`,
+      ['POLICY_SYNTAX', 'POLICY_SYNTAX'],
+    )
+    expect(errors[0]!.message).toBe('expected a comma')
+    expect(errors[1]!.hint).toContain('double quotes')
+  })
+
+  it('accepts comments and trailing commas (HuJSON)', () => {
+    const result = loadPolicy('// nothing yet\n{ /* empty */ "grants": [], }\n', FILE)
+    expect(result.ok).toBe(true)
+  })
+
+  it('rejects unknown keys everywhere, with a did-you-mean', () => {
+    const errors = expectErrorsAtMarks(
+      `{
+  »"grnats": [],
+  "gateways": { "eu-1": { "endpoint": "a.example:1", »"route": {} } },
+  "assurance": { "mfa": { »"MaxAuthAge": "1h", "mfa": true } },
+  "grants": [ { "src": ["user:a@example.com"], "dst": ["eu-1:*"], »"TTL": "1h" } ],
+}`,
+      ['UNKNOWN_KEY', 'UNKNOWN_KEY', 'UNKNOWN_KEY', 'UNKNOWN_KEY'],
+    )
+    expect(errors[0]!.path).toBe('grnats')
+    expect(errors[1]!.path).toBe('gateways["eu-1"].route')
+    expect(errors[2]!.hint).toBe('did you mean "maxAuthAge"?')
+    expect(errors[3]!).toMatchObject({ path: 'grants[0].TTL', hint: 'did you mean "ttl"?' })
+  })
+
+  it('rejects duplicate keys, wrong types and missing keys', () => {
+    const errors = expectErrorsAtMarks(
+      `{
+  "gateways": { "eu-1": { "endpoint": "a.example:1" }, »"eu-1": { "endpoint": "b.example:1" } },
+  "admins": »"user:a@example.com",
+  "grants": [ »{ "src": ["user:a@example.com"] }, { "src": [»42], "dst": ["eu-1:*"] } ],
+}`,
+      ['DUPLICATE_KEY', 'WRONG_TYPE', 'MISSING_KEY', 'WRONG_TYPE'],
+    )
+    expect(errors[1]!.message).toBe('expected an array of strings, got a string')
+    expect(errors[2]!.message).toBe('grant needs "dst"')
+    expect(errors[3]!.path).toBe('grants[1].src[0]')
+  })
+
+  it('checks members and suggests the user: prefix for a bare email', () => {
+    const errors = expectErrorsAtMarks(
+      `{
+  "groups": { "group:a": [»"alice@example.com", »"idp:okta", »"domain:@example.com", »"user:bob"] },
+  "admins": [»"group:"],
+}`,
+      ['INVALID_MEMBER', 'INVALID_MEMBER', 'INVALID_MEMBER', 'INVALID_MEMBER', 'INVALID_MEMBER'],
+    )
+    expect(errors[0]!.hint).toMatch(/^did you mean "user:alice@example.com"\?/)
+  })
+
+  it('checks that referenced groups, gateways, routes and assurance levels exist', () => {
+    expectErrorsAtMarks(
+      `{
+  "gateways": { "eu-1": { "endpoint": "a.example:1", "routes": { "prod": ["10.0.0.0/8"] } } },
+  "groups": { "group:a": [»"group:nope"] },
+  "assurance": { "mfa": { "mfa": true } },
+  "grants": [ { "src": [»"group:b"], "dst": [»"eu-2:prod", »"eu-1:dev", "eu-1:*"], "assurance": »"strong" } ],
+  "deny": [ { "src": [»"group:c"] } ],
+  "tests": [ { "user": "a@example.com", "expect": { "allow": [»"eu-1:office"] } } ],
+}`,
+      [
+        'UNKNOWN_GROUP',
+        'UNKNOWN_GROUP',
+        'UNKNOWN_GATEWAY',
+        'UNKNOWN_ROUTE',
+        'UNKNOWN_ASSURANCE',
+        'UNKNOWN_GROUP',
+        'UNKNOWN_ROUTE',
+      ],
+    )
+  })
+
+  it('finds group cycles, direct and through other groups', () => {
+    const errors = expectErrorsAtMarks(
+      `{
+  "groups": {
+    "group:a": ["group:b"],
+    "group:b": [»"group:a"],
+    "group:self": [»"group:self"],
+  },
+}`,
+      ['GROUP_CYCLE', 'GROUP_CYCLE'],
+    )
+    expect(errors[0]!.message).toBe('group cycle: group:a -> group:b -> group:a')
+  })
+
+  it('checks CIDRs, endpoints, names and the overlay network', () => {
+    const errors = expectErrorsAtMarks(
+      `{
+  "network": { "ipv4": »"100.96.0.0/31", "ipv6": »"10.0.0.0/8", "dns": [»"dns.example"] },
+  "gateways": {
+    »"EU_1": { "endpoint": "a.example:1" },
+    "eu-2": { "endpoint": »"a.example", "routes": { "prod": [»"10.10.1.0/16", »"10.0.0.1"] } },
+  },
+}`,
+      [
+        'INVALID_CIDR',
+        'INVALID_CIDR',
+        'INVALID_ADDRESS',
+        'INVALID_NAME',
+        'INVALID_ENDPOINT',
+        'INVALID_CIDR',
+        'INVALID_CIDR',
+      ],
+    )
+    expect(errors[5]!.hint).toBe('did you mean 10.10.0.0/16?')
+  })
+
+  it('refuses routes that overlap the overlay network, IPv4 and IPv6', () => {
+    const errors = expectErrorsAtMarks(
+      `{
+  "network": { "ipv4": "100.96.0.0/16", "ipv6": "fd7a:115c:a1e0::/64" },
+  "gateways": { "eu-1": { "endpoint": "a.example:1", "routes": {
+    "all": [»"100.64.0.0/10", »"fd7a:115c:a1e0::/48", "10.0.0.0/8"],
+  } } },
+}`,
+      ['ROUTE_OVERLAPS_NETWORK', 'ROUTE_OVERLAPS_NETWORK'],
+    )
+    expect(errors[0]!.message).toBe('route 100.64.0.0/10 overlaps the overlay network 100.96.0.0/16')
+  })
+
+  it('checks durations: format, sign and range', () => {
+    const errors = expectErrorsAtMarks(
+      `{
+  "gateways": { "eu-1": { "endpoint": "a.example:1", "routes": { "prod": ["10.0.0.0/8"] } } },
+  "assurance": { "quick": { "maxAuthAge": »"5 minutes" }, "empty": »{} },
+  "grants": [
+    { "src": ["user:a@example.com"], "dst": ["eu-1:*"], "ttl": »"0s" },
+    { "src": ["user:a@example.com"], "dst": ["eu-1:*"], "ttl": »"400d", "onUnmet": »"retry" },
+  ],
+}`,
+      ['INVALID_DURATION', 'EMPTY_ASSURANCE', 'INVALID_DURATION', 'INVALID_DURATION', 'INVALID_VALUE'],
+    )
+    expect(errors[2]!.message).toBe('ttl must be positive')
+  })
+
+  it('checks the shape of in-file tests', () => {
+    expectErrorsAtMarks(
+      `{
+  "tests": [
+    { "user": "a@example.com", "expect": »{} },
+    { "user": »"not-an-email", "expect": { "deny": "NO_MATCHING_GRANT" } },
+    { "user": "a@example.com", "expect": { "deny": »"NOPE" } },
+    { "user": "a@example.com", »"verdikt": "mfa", "expect": { "deny": "NO_MATCHING_GRANT" } },
+  ],
+}`,
+      ['INVALID_TEST', 'INVALID_VALUE', 'INVALID_VALUE', 'UNKNOWN_KEY'],
+    )
+  })
+
+  it('reports every error in one load, in file order', () => {
+    const { source } = marked(`{
+  "network": { "ipv4": "100.96.0.0/16", "bogus": 1 },
+  "gateways": { "eu-1": { "endpoint": "nope", "routes": { "prod": ["10.0.0.0/33"] } } },
+  "grants": [ { "src": ["group:x"], "dst": ["eu-3:*"], "ttl": "soon" } ],
+}`)
+    const errors = errorsOf(source)
+    expect(errors.map((e) => e.code)).toEqual([
+      'UNKNOWN_KEY',
+      'INVALID_ENDPOINT',
+      'INVALID_CIDR',
+      'UNKNOWN_GROUP',
+      'UNKNOWN_GATEWAY',
+      'INVALID_DURATION',
+    ])
+    expect(errors.map((e) => e.line)).toEqual([2, 3, 3, 4, 4, 4])
+  })
+
+  it('does not cascade: a gateway with a bad endpoint is still known to grants', () => {
+    const errors = errorsOf(`{
+  "gateways": { "eu-1": { "endpoint": "no-port", "routes": { "prod": ["10.0.0.0/8"] } } },
+  "grants": [ { "src": ["user:a@example.com"], "dst": ["eu-1:prod"] } ],
+}`)
+    expect(errors.map((e) => e.code)).toEqual(['INVALID_ENDPOINT'])
+  })
+})
+
+describe('warnings', () => {
+  function warningsOf(source: string): PolicyDiagnostic[] {
+    const result = loadPolicy(source, FILE)
+    if (!result.ok) throw new Error(result.errors.map(formatDiagnostic).join('\n'))
+    return result.warnings
+  }
+
+  it('flags grants that can never match, without refusing the policy', () => {
+    const { source, marks } = marked(`{
+  "gateways": {
+    "eu-1": { "endpoint": "a.example:1", "routes": { "prod": ["10.0.0.0/8"] } },
+    "bare": { "endpoint": "b.example:1" },
+  },
+  "groups": { "group:empty": [], "group:bad": ["user:mallory@example.com"] },
+  "grants": [
+    »{ "src": ["group:empty"], "dst": ["eu-1:*"] },
+    »{ "src": ["group:bad"], "dst": ["eu-1:*"] },
+    »{ "src": ["user:a@example.com"], "dst": ["bare:*"] },
+    { "src": ["user:a@example.com"], "dst": ["eu-1:prod"] },
+  ],
+  "deny": [ { "src": ["user:mallory@example.com"] } ],
+}`)
+    const warnings = warningsOf(source)
+    expect(warnings.map((w) => ({ code: w.code, line: w.line, col: w.col, severity: w.severity }))).toEqual(
+      marks.map((m) => ({ code: 'GRANT_NEVER_MATCHES', ...m, severity: 'warning' })),
+    )
+    expect(warnings[1]!.message).toBe('every member of grants[1] is denied by a deny rule')
+  })
+
+  it('flags routes of two gateways that overlap', () => {
+    const { source, marks } = marked(`{
+  "gateways": {
+    "eu-1": { "endpoint": "a.example:1", "routes": { "prod": ["10.0.0.0/8"] } },
+    "us-1": { "endpoint": "b.example:1", "routes": { "prod": [»"10.20.0.0/16"] } },
+  },
+  "grants": [ { "src": ["user:a@example.com"], "dst": ["eu-1:*", "us-1:*"] } ],
+}`)
+    const [warning] = warningsOf(source)
+    expect(warning).toMatchObject({
+      code: 'ROUTES_OVERLAP',
+      ...marks[0],
+      path: 'gateways["us-1"].routes.prod[0]',
+    })
+  })
+
+  it('says so when the policy has no grants', () => {
+    expect(warningsOf('{}').map((w) => w.code)).toEqual(['NO_GRANTS'])
+  })
+})
+
+describe('loading', () => {
+  it('stamps the SHA-256 of the source text', () => {
+    const result = loadPolicy(BASE, FILE)
+    expect(result.ok && result.policy.hash).toBe(hashPolicySource(BASE))
+    expect(hashPolicySource('')).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855')
+  })
+
+  it('loads an empty file as a policy that grants nothing, with the default network', () => {
+    const result = loadPolicy('// no policy yet\n', FILE)
+    expect(result.ok).toBe(true)
+    if (!result.ok) return
+    expect(result.policy.grants).toEqual([])
+    expect(result.policy.network).toEqual({ ipv4: '100.96.0.0/16', ipv6: null, dns: [] })
+    expect(result.policy.maxLoginAgeSeconds).toBe(3600)
+  })
+
+  it('exposes network, gateways and the smallest maxAuthAge as the login max age', () => {
+    const result = loadPolicy(
+      BASE.replace(
+        '"mfa": { "mfa": true, "maxAuthAge": "1h" }',
+        '"mfa": { "mfa": true, "maxAuthAge": "1h" }, "hw": { "amrAny": ["hwk"], "maxAuthAge": "15m" }',
+      ),
+      FILE,
+    )
+    if (!result.ok) throw new Error('expected ok')
+    expect(result.policy.maxLoginAgeSeconds).toBe(900)
+    expect(result.policy.network).toEqual({ ipv4: '100.96.0.0/16', ipv6: 'fd7a:115c:a1e0::/64', dns: [] })
+    expect(result.policy.gateways.get('eu-1')).toEqual({
+      endpoint: 'eu-1.vpn.example.com:51820',
+      routes: { prod: ['10.10.0.0/16'], office: ['192.168.10.0/24'] },
+    })
+  })
+})
+
+describe('in-file tests', () => {
+  it('a failing test refuses the policy and shows expected against actual', () => {
+    const { source, marks } = marked(
+      BASE.replace(
+        '],\n}',
+        `],
+  "tests": [
+    { "user": "alice@example.com", "amr": ["pwd", "otp"], "authAge": "5m",
+      "expect": »{ "allow": ["eu-1:prod", "us-1:prod"], "ttl": "8h" } },
+    { "user": "bob@example.com", "expect": { "deny": "NO_MATCHING_GRANT" } },
+  ],
+}`,
+      ),
+    )
+    const result = loadPolicy(source, FILE)
+    expect(result.ok).toBe(false)
+    if (result.ok) return
+    expect(result.errors).toHaveLength(1)
+    const [error] = result.errors
+    expect(error).toMatchObject({ code: 'POLICY_TEST_FAILED', ...marks[0], path: 'tests[0].expect' })
+    expect(error!.message.split('\n').slice(0, 6)).toEqual([
+      'test for alice@example.com failed:',
+      '    expected: allow [eu-1:prod, us-1:prod] for 8h',
+      '    actual:   allow [eu-1:prod, eu-1:office] for 55m',
+      '    - us-1:prod (expected, not granted)',
+      '    + eu-1:office (granted, not expected)',
+      '    - ttl 8h',
+    ])
+    expect(error!.message).toContain('    + ttl 55m')
+    expect(result.testResults?.map((t) => t.passed)).toEqual([false, true])
+  })
+
+  it('derives the verdict from amr, and takes an explicit one', () => {
+    const source = BASE.replace(
+      '],\n}',
+      `],
+  "tests": [
+    { "user": "alice@example.com", "amr": ["pwd", "hwk"], "expect": { "allow": ["eu-1:*"], "ttl": "1h" } },
+    { "user": "alice@example.com", "amr": ["mfa"], "expect": { "allow": ["eu-1:*"] } },
+    { "user": "alice@example.com", "amr": ["pwd", "pin"], "expect": { "deny": "ASSURANCE_UNMET" } },
+    { "user": "alice@example.com", "amr": [], "verdict": "mfa", "expect": { "allow": ["eu-1:*"] } },
+    { "user": "alice@example.com", "amr": ["pwd"], "stepUp": "totp", "expect": { "allow": ["eu-1:*"] } },
+    { "user": "alice@example.com", "amr": ["pwd", "otp"], "authAge": null, "expect": { "deny": "ASSURANCE_UNMET" } },
+    { "user": "alice@example.com", "amr": ["pwd", "otp"], "authAge": "2h", "expect": { "deny": "ASSURANCE_UNMET" } },
+    { "user": "dev@corp.example", "idp": "okta", "groups": ["engineering"], "amr": ["mfa"], "authAge": "45m",
+      "expect": { "allow": ["eu-1:prod", "eu-1:office"], "ttl": "15m" } },
+  ],
+}`,
+    )
+    const result = loadPolicy(source, FILE)
+    expect(result.ok ? [] : result.errors.map(formatDiagnostic)).toEqual([])
+    expect(result.testResults?.every((t) => t.passed)).toBe(true)
+  })
+
+  it('the shipped example policy loads and all its tests pass', async () => {
+    const { readFile } = await import('node:fs/promises')
+    const result = loadPolicy(await readFile('policies/policy.hujson', 'utf8'), 'policies/policy.hujson')
+    expect(result.ok ? [] : result.errors.map(formatDiagnostic)).toEqual([])
+    expect(result.warnings).toEqual([])
+    expect(result.testResults?.length).toBeGreaterThanOrEqual(6)
+  })
+})
