@@ -50,6 +50,7 @@ function verdictOf(profile: IdpProfileName, signals: Signals, options: ProfileOp
 function isMfa(profile: IdpProfileName, { amr, acr, acrs }: Signals, options: ProfileOptions): boolean {
   const mfaAmr = new Set([...PROFILE_MFA_AMR[profile], ...(options.mfaAmr ?? [])])
   const amrSaysMfa = amr.some((value) => mfaAmr.has(value))
+  const acrConfigured = acr !== null && options.acrValues?.includes(acr) === true
   switch (profile) {
     case 'okta': {
       const accepted = options.acrValues ?? OKTA_MFA_ACRS
@@ -67,13 +68,10 @@ function isMfa(profile: IdpProfileName, { amr, acr, acrs }: Signals, options: Pr
       return (/^\d+$/.test(acr) && Number(acr) >= keycloakLoa(options)) || amrSaysMfa
     case 'auth0':
     case 'google':
-      return amrSaysMfa
+      // An explicitly configured acr (e.g. Auth0's PAPE multi-factor policy URI, set by an Action).
+      return amrSaysMfa || acrConfigured
     case 'generic':
-      return (
-        amrSaysMfa ||
-        (acr !== null && options.acrValues?.includes(acr) === true) ||
-        factorKinds(amr).size >= 2
-      )
+      return amrSaysMfa || acrConfigured || factorKinds(amr).size >= 2
   }
 }
 

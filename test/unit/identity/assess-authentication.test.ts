@@ -141,6 +141,12 @@ describe('auth0', () => {
     expect(verdict('auth0', { sub: 'auth0|1' })).toBe('unknown')
   })
 
+  it('a configured acr counts (Auth0 PAPE policy set by an Action)', () => {
+    const pape = 'http://schemas.openid.net/pape/policies/2007/06/multi-factor'
+    expect(verdict('auth0', { acr: pape })).toBe('single')
+    expect(verdict('auth0', { acr: pape }, { acrValues: [pape] })).toBe('mfa')
+  })
+
   it('pwd + otp without mfa is not enough for auth0', () => {
     expect(verdict('auth0', { amr: ['pwd', 'otp'] })).toBe('single')
   })
