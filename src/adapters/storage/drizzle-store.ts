@@ -1,0 +1,82 @@
+/**
+ * The Store port on drizzle: assembles the per-concept parts (identities, sessions, leases, gateway feeds,
+ * gateways, audit) over one database, whichever driver opened it.
+ *
+ * Free of Node APIs so that a Workers entry can build a store from a postgres.js client (Hyperdrive) too;
+ * opening files and locks is `open-database.ts`'s job.
+ */
+import type { Store } from '../../core/ports.ts'
+import { createAuditStore } from './audit-store.ts'
+import type { Db } from './db.ts'
+import { createGatewayFeedStore } from './gateway-feed-store.ts'
+import { createGatewayStore } from './gateway-store.ts'
+import { createIdentityStore } from './identity-store.ts'
+import { createLeaseStore, type FeedListener } from './lease-store.ts'
+import { createSessionStore } from './session-store.ts'
+import type { SqlRunner } from './sql-runner.ts'
+
+/** How long feed entries are kept before the sweep may prune them: a gateway offline longer gets a reset. */
+export const DEFAULT_FEED_RETENTION_MS = 24 * 60 * 60 * 1000
+
+export interface DrizzleStoreOptions {
+  db: Db
+  runner: SqlRunner
+  /** Releases the driver (and anything the opener holds). */
+  close: () => Promise<void>
+  feedRetentionMs?: number
+  /** Called after each commit that appended to gateway feeds, with those gateways' names. */
+  onFeedChange?: FeedListener
+  newId?: () => string
+}
+
+export function createDrizzleStore(options: DrizzleStoreOptions): Store {
+  const { db, runner } = options
+  const newId = options.newId ?? (() => crypto.randomUUID())
+  const onFeedChange = options.onFeedChange ?? (() => {})
+  const identities = createIdentityStore({ db, newId })
+  const sessions = createSessionStore({ db })
+  const leases = createLeaseStore({ runner, newId, onFeedChange })
+  const feeds = createGatewayFeedStore({
+    runner,
+    retentionMs: options.feedRetentionMs ?? DEFAULT_FEED_RETENTION_MS,
+  })
+  const gateways = createGatewayStore({ runner, newId })
+  const audit = createAuditStore({ db, newId })
+
+  return {
+    upsertIdentity: identities.upsertIdentity,
+    getIdentity: identities.getIdentity,
+
+    issueLease: leases.issueLease,
+    getLease: leases.getLease,
+    listLeases: leases.listLeases,
+    revokeLease: leases.revokeLease,
+    updateLease: leases.updateLease,
+    async sweepExpired(now) {
+      const ended = await leases.endExpired(now)
+      await feeds.pruneFeeds(now)
+      await sessions.deleteExpired(now)
+      return ended
+    },
+
+    appendAudit: audit.appendAudit,
+    listAudit: audit.listAudit,
+
+    saveLoginState: sessions.saveLoginState,
+    consumeLoginState: sessions.consumeLoginState,
+    createSession: sessions.createSession,
+    isSessionLive: sessions.isSessionLive,
+    endSession: sessions.endSession,
+
+    createEnrollment: gateways.createEnrollment,
+    enrollGateway: gateways.enrollGateway,
+    findGatewayByCredential: gateways.findGatewayByCredential,
+    getGateway: gateways.getGateway,
+    listGateways: gateways.listGateways,
+    readGatewayFeed: feeds.readGatewayFeed,
+    gatewayFeedVersion: feeds.gatewayFeedVersion,
+    recordGatewayStatus: gateways.recordGatewayStatus,
+
+    close: options.close,
+  }
+}

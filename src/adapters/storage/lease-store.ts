@@ -1,0 +1,280 @@
+/**
+ * Leases: issuing (address + lease + audit + feed entries in one statement), reading, revoking, updating
+ * and the expiry sweep. Each method is a single SQL statement, hence a single transaction and, on
+ * PostgreSQL, a single round trip: issuance is the broker's hot path.
+ *
+ * A lease's address is held (in `address_allocations`) until its expiry, or until its revocation; the
+ * expiry sweep only records the end (audit event, feed removals) since the address is already free by
+ * time. Feed entries carry everything a gateway applies, so deltas never read the leases table.
+ */
+import { type SQL, sql } from 'drizzle-orm'
+import { KeygateError } from '../../core/errors.ts'
+import type { AuthFacts, GatewayGrant, Lease, Verdict } from '../../core/model.ts'
+import { planPool } from '../../core/peers/address-pool.ts'
+import type { IssueLeaseInput, NewAuditEvent } from '../../core/ports.ts'
+import { ALLOCATION_ATTEMPTS, allocationCtes } from './address-allocation.ts'
+import { feedAppendCtes, perGrantedGateway, touchedGateways } from './feed-sql.ts'
+import {
+  isoTime,
+  isUuid,
+  jsonOf,
+  numberOf,
+  numberOrNull,
+  textOf,
+  textOrNull,
+  timeOf,
+  timeOrNull,
+} from './row-values.ts'
+import type { Row, SqlRunner } from './sql-runner.ts'
+
+/** Called after a commit with the gateways whose feeds moved (for waking long-polls). */
+export type FeedListener = (gateways: string[]) => void
+
+export interface LeaseStoreOptions {
+  runner: SqlRunner
+  newId: () => string
+  onFeedChange: FeedListener
+  /** Leases ended per sweep statement. */
+  sweepBatch?: number
+}
+
+export function leaseFromRow(row: Row): Lease {
+  return {
+    id: textOf(row, 'id'),
+    identityId: textOf(row, 'identity_id'),
+    publicKey: textOf(row, 'public_key'),
+    name: textOrNull(row, 'name'),
+    addressV4: textOf(row, 'address_v4'),
+    addressV6: textOrNull(row, 'address_v6'),
+    grants: jsonOf<GatewayGrant[]>(row, 'grants'),
+    createdAt: timeOf(row, 'created_at'),
+    expiresAt: timeOf(row, 'expires_at'),
+    revokedAt: timeOrNull(row, 'revoked_at'),
+    revokedReason: textOrNull(row, 'revoked_reason'),
+    auth: {
+      verdict: textOf(row, 'verdict') as Verdict,
+      amr: jsonOf<string[]>(row, 'amr'),
+      acr: textOrNull(row, 'acr'),
+      acrs: jsonOf<string[]>(row, 'acrs'),
+      authTime: numberOrNull(row, 'auth_time'),
+      stepUp: textOrNull(row, 'step_up'),
+    },
+    policyHash: textOf(row, 'policy_hash'),
+    matchedGrants: jsonOf<string[]>(row, 'matched_grants'),
+  }
+}
+
+function auditInsert(audit: NewAuditEvent, leaseAlias: string, now: number, policyHash: SQL): SQL {
+  const l = sql.raw(leaseAlias)
+  return sql`INSERT INTO audit_events (id, at, type, identity_id, lease_id, gateway_id, actor, policy_hash, data)
+    SELECT gen_random_uuid(), ${isoTime(now)}::timestamptz, ${audit.type},
+      coalesce(${audit.identityId}::text, ${l}.identity_id::text), ${l}.id::text, ${audit.gatewayId}::text,
+      ${audit.actor}::text, ${policyHash}, ${JSON.stringify(audit.data)}::jsonb
+    FROM ${l}`
+}
+
+export function createLeaseStore(options: LeaseStoreOptions) {
+  const { runner, newId, onFeedChange } = options
+  const sweepBatch = options.sweepBatch ?? 1000
+
+  function notify(row: Row | undefined): void {
+    const touched = row === undefined ? [] : jsonOf<string[] | null>(row, 'touched')
+    if (touched !== null && touched.length > 0) onFeedChange(touched)
+  }
+
+  async function issueLease(input: IssueLeaseInput, now: number): Promise<Lease> {
+    const plan = planPool(input.pool)
+    const id = newId()
+    const grants = JSON.stringify(input.grants)
+    const statement = sql`WITH
+    ${allocationCtes(plan, { leaseId: id, heldUntil: input.expiresAt }, now)},
+    lease AS (
+      INSERT INTO leases (id, identity_id, public_key, name, address_v4, address_v6, grants,
+        preshared_key_ciphertext, created_at, expires_at, verdict, amr, acr, acrs, auth_time, step_up,
+        policy_hash, matched_grants)
+      SELECT ${id}::uuid, ${input.identityId}::uuid, ${input.publicKey}, ${input.name}::text, t.address,
+        t.address_v6, ${grants}::jsonb, ${input.presharedKeyCiphertext}, ${isoTime(now)}::timestamptz,
+        ${isoTime(input.expiresAt)}::timestamptz, ${input.auth.verdict}, ${JSON.stringify(input.auth.amr)}::jsonb,
+        ${input.auth.acr}::text, ${JSON.stringify(input.auth.acrs)}::jsonb, ${input.auth.authTime}::bigint,
+        ${input.auth.stepUp}::text, ${input.policyHash}, ${JSON.stringify(input.matchedGrants)}::jsonb
+      FROM taken t
+      RETURNING id, identity_id, public_key, preshared_key_ciphertext, address_v4, address_v6, expires_at, grants
+    ),
+    audit AS (${auditInsert(input.audit, 'lease', now, sql`${input.policyHash}::text`)}),
+    changes AS (${perGrantedGateway('lease', 'grants', 'upsert')}),
+    ${feedAppendCtes(now)}
+    SELECT lease.address_v4, lease.address_v6, (SELECT count(*) FROM picked) AS picked, ${touchedGateways}
+    FROM (SELECT 1) AS one LEFT JOIN lease ON true`
+
+    for (let attempt = 0; attempt < ALLOCATION_ATTEMPTS; attempt++) {
+      const [row] = await runner.rows(statement)
+      if (row !== undefined && row.address_v4 !== null) {
+        notify(row)
+        return {
+          id,
+          identityId: input.identityId,
+          publicKey: input.publicKey,
+          name: input.name,
+          addressV4: textOf(row, 'address_v4'),
+          addressV6: textOrNull(row, 'address_v6'),
+          grants: input.grants,
+          createdAt: now,
+          expiresAt: input.expiresAt,
+          revokedAt: null,
+          revokedReason: null,
+          auth: input.auth,
+          policyHash: input.policyHash,
+          matchedGrants: input.matchedGrants,
+        }
+      }
+      // Nothing picked: the pool is full. Picked but not taken: an overlapping pool holds that address.
+      if (row === undefined || numberOf(row, 'picked') === 0) break
+    }
+    throw new KeygateError('ADDRESS_POOL_EXHAUSTED', `no free address in ${plan.key} (${plan.size} usable)`)
+  }
+
+  async function getLease(id: string): Promise<Lease | null> {
+    if (!isUuid(id)) return null
+    const [row] = await runner.rows(sql`SELECT * FROM leases WHERE id = ${id}::uuid`)
+    return row === undefined ? null : leaseFromRow(row)
+  }
+
+  async function listLeases(
+    filter: { identityId?: string; gateway?: string; state?: 'active' | 'ended' },
+    now: number,
+  ): Promise<Lease[]> {
+    const conditions: SQL[] = []
+    if (filter.identityId !== undefined) {
+      if (!isUuid(filter.identityId)) return []
+      conditions.push(sql`identity_id = ${filter.identityId}::uuid`)
+    }
+    if (filter.gateway !== undefined) {
+      conditions.push(sql`grants @> ${JSON.stringify([{ gateway: filter.gateway }])}::jsonb`)
+    }
+    if (filter.state === 'active') {
+      conditions.push(sql`revoked_at IS NULL AND expires_at > ${isoTime(now)}::timestamptz`)
+    } else if (filter.state === 'ended') {
+      conditions.push(sql`(revoked_at IS NOT NULL OR expires_at <= ${isoTime(now)}::timestamptz)`)
+    }
+    const where = conditions.length === 0 ? sql`` : sql`WHERE ${sql.join(conditions, sql` AND `)}`
+    const rows = await runner.rows(sql`SELECT * FROM leases ${where} ORDER BY created_at DESC, id DESC`)
+    return rows.map(leaseFromRow)
+  }
+
+  async function revokeLease(
+    id: string,
+    reason: string,
+    audit: NewAuditEvent,
+    now: number,
+  ): Promise<Lease | null> {
+    if (!isUuid(id)) return null
+    const at = isoTime(now)
+    const [row] = await runner.rows(sql`WITH
+    lease AS (
+      UPDATE leases SET revoked_at = ${at}::timestamptz, revoked_reason = ${reason}, ended_at = ${at}::timestamptz
+      WHERE id = ${id}::uuid AND revoked_at IS NULL AND ended_at IS NULL AND expires_at > ${at}::timestamptz
+      RETURNING *
+    ),
+    freed AS (
+      UPDATE address_allocations a SET held_until = ${at}::timestamptz
+      FROM lease WHERE a.lease_id = lease.id AND a.held_until > ${at}::timestamptz
+    ),
+    audit AS (${auditInsert(audit, 'lease', now, sql`coalesce(${audit.policyHash}::text, lease.policy_hash)`)}),
+    changes AS (${perGrantedGateway('lease', 'grants', 'remove')}),
+    ${feedAppendCtes(now)}
+    SELECT lease.*, ${touchedGateways} FROM lease`)
+    if (row === undefined) return null
+    notify(row)
+    return leaseFromRow(row)
+  }
+
+  async function updateLease(
+    id: string,
+    change: { expiresAt?: number; grants?: GatewayGrant[]; auth?: AuthFacts; policyHash?: string },
+    audit: NewAuditEvent,
+    now: number,
+  ): Promise<Lease | null> {
+    if (!isUuid(id)) return null
+    const at = isoTime(now)
+    const auth = change.auth
+    const expiresAt = change.expiresAt === undefined ? null : isoTime(change.expiresAt)
+    const grants = change.grants === undefined ? null : JSON.stringify(change.grants)
+    const [row] = await runner.rows(sql`WITH
+    old AS (
+      SELECT id, grants FROM leases
+      WHERE id = ${id}::uuid AND revoked_at IS NULL AND ended_at IS NULL AND expires_at > ${at}::timestamptz
+      FOR UPDATE
+    ),
+    lease AS (
+      UPDATE leases l SET
+        expires_at = coalesce(${expiresAt}::timestamptz, l.expires_at),
+        grants = coalesce(${grants}::jsonb, l.grants),
+        policy_hash = coalesce(${change.policyHash ?? null}::text, l.policy_hash),
+        verdict = CASE WHEN ${auth !== undefined} THEN ${auth?.verdict ?? null}::text ELSE l.verdict END,
+        amr = CASE WHEN ${auth !== undefined} THEN ${JSON.stringify(auth?.amr ?? [])}::jsonb ELSE l.amr END,
+        acr = CASE WHEN ${auth !== undefined} THEN ${auth?.acr ?? null}::text ELSE l.acr END,
+        acrs = CASE WHEN ${auth !== undefined} THEN ${JSON.stringify(auth?.acrs ?? [])}::jsonb ELSE l.acrs END,
+        auth_time = CASE WHEN ${auth !== undefined} THEN ${auth?.authTime ?? null}::bigint ELSE l.auth_time END,
+        step_up = CASE WHEN ${auth !== undefined} THEN ${auth?.stepUp ?? null}::text ELSE l.step_up END
+      FROM old WHERE l.id = old.id
+      RETURNING l.*
+    ),
+    held AS (
+      UPDATE address_allocations a SET held_until = lease.expires_at
+      FROM lease WHERE a.lease_id = lease.id
+    ),
+    audit AS (${auditInsert(audit, 'lease', now, sql`lease.policy_hash`)}),
+    dropped AS (
+      SELECT lease.id, lease.public_key, og AS grant_entry FROM lease
+      JOIN old ON old.id = lease.id, jsonb_array_elements(old.grants) og
+      WHERE NOT lease.grants @> jsonb_build_array(jsonb_build_object('gateway', og->>'gateway'))
+    ),
+    changes AS (
+      ${perGrantedGateway('lease', 'grants', 'upsert')}
+      UNION ALL
+      SELECT DISTINCT d.grant_entry->>'gateway', 'remove', d.id, d.public_key, NULL::text, NULL::jsonb,
+        NULL::timestamptz
+      FROM dropped d
+    ),
+    ${feedAppendCtes(now)}
+    SELECT lease.*, ${touchedGateways} FROM lease`)
+    if (row === undefined) return null
+    notify(row)
+    return leaseFromRow(row)
+  }
+
+  /** Records the end of expired leases in batches; returns how many ended. */
+  async function endExpired(now: number): Promise<number> {
+    const at = isoTime(now)
+    let total = 0
+    for (;;) {
+      const [row] = await runner.rows(sql`WITH
+      due AS (
+        SELECT id FROM leases
+        WHERE ended_at IS NULL AND expires_at <= ${at}::timestamptz
+        ORDER BY expires_at
+        LIMIT ${sweepBatch}
+        FOR UPDATE SKIP LOCKED
+      ),
+      lease AS (
+        UPDATE leases l SET ended_at = ${at}::timestamptz FROM due WHERE l.id = due.id RETURNING l.*
+      ),
+      audit AS (
+        INSERT INTO audit_events (id, at, type, identity_id, lease_id, gateway_id, actor, policy_hash, data)
+        SELECT gen_random_uuid(), ${at}::timestamptz, 'lease.expired', identity_id::text, id::text, NULL,
+          'system', policy_hash,
+          jsonb_build_object('expiresAt', (extract(epoch FROM expires_at) * 1000)::bigint, 'addressV4', address_v4)
+        FROM lease
+      ),
+      changes AS (${perGrantedGateway('lease', 'grants', 'remove')}),
+      ${feedAppendCtes(now)}
+      SELECT (SELECT count(*) FROM lease) AS ended, ${touchedGateways}`)
+      const ended = row === undefined ? 0 : numberOf(row, 'ended')
+      notify(row)
+      total += ended
+      if (ended < sweepBatch) return total
+    }
+  }
+
+  return { issueLease, getLease, listLeases, revokeLease, updateLease, endExpired }
+}
