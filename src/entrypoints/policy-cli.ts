@@ -62,11 +62,11 @@ export async function runPolicyCheck(argv: string[], io: PolicyCliIo): Promise<n
   const source = await readPolicyFile(file, io)
   if (source === null) return 1
   const result = loadPolicy(source, file)
+  if (!result.ok) for (const error of result.errors) io.stderr(`${formatDiagnostic(error)}\n`)
   for (const warning of result.warnings) io.stderr(`${formatDiagnostic(warning)}\n`)
   const tests = result.testResults ?? []
   const passed = tests.filter((t) => t.passed).length
   if (!result.ok) {
-    for (const error of result.errors) io.stderr(`${formatDiagnostic(error)}\n`)
     const testNote = result.testResults === undefined ? '' : `; tests: ${passed} of ${tests.length} passed`
     io.stderr(
       `${file}: ${result.errors.length} error${result.errors.length === 1 ? '' : 's'}${testNote}; the policy would not go live\n`,

@@ -85,6 +85,23 @@ export function readPolicyDocument(root: SyntaxNode | null, sink: DiagnosticSink
   return doc
 }
 
+/** A likely typo of a known key: same letters in another case, or at most two edits away. */
+function isNearMiss(known: string, typed: string): boolean {
+  const a = known.toLowerCase()
+  const b = typed.toLowerCase()
+  if (a === b) return true
+  if (Math.abs(a.length - b.length) > 2 || b.length < 3) return false
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i]
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
+    }
+    previous = row
+  }
+  return previous[b.length]! <= 2
+}
+
 function describe(node: SyntaxNode): string {
   return node.type === 'object' || node.type === 'array' ? `an ${node.type}` : `a ${node.type}`
 }
@@ -146,7 +163,7 @@ class Reader {
     const out = new Map<string, Entry>()
     for (const entry of this.entries({ value: node, path })) {
       if (!allowed.includes(entry.key)) {
-        const close = allowed.find((k) => k.toLowerCase() === entry.key.toLowerCase())
+        const close = allowed.find((k) => isNearMiss(k, entry.key))
         this.sink.error(
           this.site(entry.keyNode, entry.path),
           'UNKNOWN_KEY',

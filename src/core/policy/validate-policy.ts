@@ -14,7 +14,8 @@ export function validatePolicy(doc: PolicyDocument, sink: DiagnosticSink): void 
   checkGroupCycles(doc, sink)
   checkDestinations(doc, sink)
   checkRoutes(doc, sink)
-  checkNeverMatching(doc, sink)
+  // On a policy with errors, "never matches" is mostly an echo of those errors.
+  if (sink.errors.length === 0) checkNeverMatching(doc, sink)
 }
 
 function checkMemberReferences(doc: PolicyDocument, sink: DiagnosticSink): void {
