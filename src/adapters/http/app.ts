@@ -74,8 +74,15 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     deps.metrics.observeRequest(c.req.method, c.res.status, performance.now() - started)
   })
   // Browsers attach SameSite=Lax cookies to top-level cross-site GETs only; every state change is a
-  // non-GET, which this checks by Origin (form posts) while JSON bodies need a CORS preflight anyway.
-  app.use(csrf({ origin: (origin) => origin === new URL(deps.config.url).origin }))
+  // non-GET, which this checks by Origin / Sec-Fetch-Site (JSON bodies need a CORS preflight anyway).
+  // Every current browser sends one of the two on a non-GET; a request with neither is not a browser's
+  // (the CLI, a gateway agent, curl) and carries no ambient credentials to abuse.
+  const publicOrigin = new URL(deps.config.url).origin
+  const checkCsrf = csrf({ origin: (origin) => origin === publicOrigin })
+  app.use((c, next) => {
+    if (c.req.header('origin') === undefined && c.req.header('sec-fetch-site') === undefined) return next()
+    return checkCsrf(c, next)
+  })
   app.use('/api/*', bodyLimit({ maxSize: MAX_API_BODY_BYTES, onError: () => { throw new KeygateError('BODY_TOO_LARGE', `Request bodies are limited to ${MAX_API_BODY_BYTES} bytes`) } }))
   app.use(async (c, next) => {
     c.set('session', await loadSession(c.req.raw, deps, c))

@@ -35,7 +35,7 @@ export function peerRoutes() {
     const { broker } = c.get('deps')
     const session = requireSession(c.get('session'))
     const body = await readJson(c.req.raw)
-    const issued = await issueLease(broker, session, body as Record<string, unknown>)
+    const issued = await issueLease(broker, session, { publicKey: body.publicKey, name: body.name, gateways: body.gateways })
     const now = broker.clock.now()
     return c.json(
       {

@@ -1,0 +1,123 @@
+/**
+ * The whole broker for integration and end-to-end tests: the Node server on a loopback port, a real
+ * oidc-provider as its IdP, and a fresh database of the kind KEYGATE_TEST_DB names (or PGlite).
+ * Sign-ins follow the real redirects (login-driver.ts); API calls carry the session cookie like a browser.
+ */
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { silentLogger } from '../../src/adapters/runtime/json-logger.ts'
+import type { IdpProfileName } from '../../src/core/identity/index.ts'
+import type { Logger } from '../../src/core/ports.ts'
+import { type NodeServer, startNodeServer } from '../../src/entrypoints/node-server.ts'
+import { CookieJar, loginThroughRedirects, requestWithJar } from './login-driver.ts'
+import { createTestDatabase, type TestDatabase } from './test-db.ts'
+import { MFA_SCENARIO, startTestIdp, type TestIdp, type TestIdpScenario } from './test-idp.ts'
+
+export interface TestBrokerOptions {
+  /** Policy source text (HuJSON). */
+  policy: string
+  profile?: IdpProfileName
+  /** Extra KEYGATE_IDP_TEST_* settings, e.g. { AUTH_CONTEXT: 'c1' }. */
+  idpSettings?: Record<string, string>
+  env?: Record<string, string>
+  logger?: Logger
+  /** Use an existing database instead of a fresh one (a second replica, a restart). */
+  database?: TestDatabase
+  idp?: TestIdp
+}
+
+export interface TestBroker {
+  url: string
+  origin: string
+  server: NodeServer
+  idp: TestIdp
+  db: TestDatabase
+  policyPath: string
+  dataDir: string
+  /** Signs in through the IdP with the scenario; returns the browser's jar and the final response. */
+  login(scenario?: TestIdpScenario, jar?: CookieJar): Promise<{ jar: CookieJar; response: Response }>
+  /** An API call as the browser with `jar` (JSON body when `json` is given). */
+  api(jar: CookieJar | null, path: string, init?: RequestInit & { json?: unknown }): Promise<Response>
+  close(options?: { keepDatabase?: boolean; keepIdp?: boolean }): Promise<void>
+}
+
+export const TEST_IDP_ID = 'test'
+
+export async function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer()
+    probe.once('error', reject)
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address()
+      const port = typeof address === 'object' && address !== null ? address.port : 0
+      probe.close(() => resolve(port))
+    })
+  })
+}
+
+export async function startTestBroker(options: TestBrokerOptions): Promise<TestBroker> {
+  const port = await freeLoopbackPort()
+  const origin = `http://127.0.0.1:${port}`
+  const idp = options.idp ?? (await startTestIdp({ redirectUris: [`${origin}/auth/${TEST_IDP_ID}/callback`] }))
+  if (options.idp !== undefined) idp.setRedirectUris([`${origin}/auth/${TEST_IDP_ID}/callback`])
+  const db = options.database ?? (await createTestDatabase())
+  const dataDir = await mkdtemp(join(tmpdir(), 'keygate-test-'))
+  const policyPath = join(dataDir, 'policy.hujson')
+  await writeFile(policyPath, options.policy)
+
+  const env: Record<string, string> = {
+    KEYGATE_URL: origin,
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    KEYGATE_DATA_DIR: dataDir,
+    KEYGATE_POLICY: policyPath,
+    KEYGATE_SECRET: randomBytes(32).toString('base64url'),
+    KEYGATE_DEV_IDP: 'off',
+    KEYGATE_IDP_TEST_ISSUER: idp.issuer,
+    KEYGATE_IDP_TEST_CLIENT_ID: idp.clientId,
+    KEYGATE_IDP_TEST_CLIENT_SECRET: idp.clientSecret,
+    KEYGATE_IDP_TEST_PROFILE: options.profile ?? 'generic',
+    ...Object.fromEntries(Object.entries(options.idpSettings ?? {}).map(([k, v]) => [`KEYGATE_IDP_TEST_${k}`, v])),
+    ...(db.databaseUrl === undefined ? {} : { DATABASE_URL: db.databaseUrl }),
+    ...options.env,
+  }
+  const server = await startNodeServer({ env, store: db.store, logger: options.logger ?? silentLogger })
+
+  const api: TestBroker['api'] = async (jar, path, init = {}) => {
+    const { json, ...rest } = init
+    const headers = new Headers(rest.headers)
+    let body = rest.body
+    if (json !== undefined) {
+      headers.set('content-type', 'application/json')
+      body = JSON.stringify(json)
+    }
+    const requestInit: RequestInit = { ...rest, headers, ...(body === undefined ? {} : { body }) }
+    if (jar === null) return fetch(`${origin}${path}`, { ...requestInit, redirect: 'manual' })
+    return requestWithJar(`${origin}${path}`, jar, requestInit)
+  }
+
+  return {
+    url: server.url,
+    origin,
+    server,
+    idp,
+    db,
+    policyPath,
+    dataDir,
+    async login(scenario = MFA_SCENARIO, jar = new CookieJar()) {
+      idp.setScenario(scenario)
+      const result = await loginThroughRedirects(`${origin}/auth/${TEST_IDP_ID}/login`, jar)
+      return { jar: result.jar, response: result.finalResponse }
+    },
+    api,
+    async close(closeOptions = {}) {
+      await server.close()
+      if (closeOptions.keepDatabase !== true && options.database === undefined) await db.close()
+      if (closeOptions.keepIdp !== true && options.idp === undefined) await idp.close()
+      await rm(dataDir, { recursive: true, force: true })
+    },
+  }
+}
