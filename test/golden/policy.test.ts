@@ -1,6 +1,7 @@
 // Golden decisions: each directory under test/golden/policy/ holds a policy, a request and the decision
 // it must give (plus whether the subject is an admin). UPDATE_GOLDEN=1 rewrites decision.json; review
 // the diff before committing, since the files are the specification of the semantics.
+import { spawnSync } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -40,7 +41,11 @@ describe('golden policy decisions', () => {
       isAdmin: isPolicyAdmin(loaded.policy, request.subject),
     }
     const goldenPath = join(dir, 'decision.json')
-    if (UPDATE) writeFileSync(goldenPath, `${JSON.stringify(actual, null, 2)}\n`)
+    if (UPDATE) {
+      writeFileSync(goldenPath, `${JSON.stringify(actual, null, 2)}\n`)
+      // Written as the repository's formatter would, so `npm run lint` stays clean after an update.
+      spawnSync('node_modules/.bin/biome', ['format', '--write', goldenPath], { stdio: 'ignore' })
+    }
     expect(existsSync(goldenPath), `${goldenPath} is missing; run with UPDATE_GOLDEN=1 and review it`).toBe(
       true,
     )
