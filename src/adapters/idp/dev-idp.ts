@@ -53,9 +53,11 @@ export const DEV_USERS: readonly DevUser[] = [
     sub: 'dev-bob',
     email: 'bob@example.com',
     name: 'Bob (password only)',
-    groups: ['engineering'],
+    // No engineering group: the example policy's engineers are offered step-up, while Bob shows the
+    // plain refusal a newcomer should see first (403 MFA_REQUIRED).
+    groups: [],
     amr: ['pwd'],
-    description: 'password only: Keygate should answer MFA_REQUIRED; group engineering',
+    description: 'password only: Keygate answers 403 MFA_REQUIRED',
   },
   {
     sub: 'dev-root',

@@ -104,7 +104,7 @@ describe('the development IdP mounted under /dev-idp', () => {
 
   it.each([
     ['alice@example.com', 'mfa', ['pwd', 'otp'], ['engineering']],
-    ['bob@example.com', 'single', ['pwd'], ['engineering']],
+    ['bob@example.com', 'single', ['pwd'], []],
     ['root@example.com', 'mfa', ['pwd', 'hwk'], ['admins']],
     ['carol@contractor.example', 'mfa', ['pwd', 'otp'], ['engineering']],
   ])('%s signs in with verdict %s', async (email, verdict, amr, groups) => {
