@@ -4,6 +4,6 @@ import { defineConfig } from 'drizzle-kit'
 
 export default defineConfig({
   dialect: 'postgresql',
-  schema: './src/adapters/storage/schema.ts',
+  schema: ['./src/adapters/storage/schema.ts', './src/adapters/storage/schema-factors.ts'],
   out: './drizzle',
 })

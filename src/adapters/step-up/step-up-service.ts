@@ -216,6 +216,25 @@ export function createStepUpService(deps: StepUpDeps) {
       return { factorId: factor.id, uri: totpUri(secret, account, deps.issuerName ?? 'Keygate'), secret }
     },
 
+    /** An unfinished enrolment of this session's identity, to show its QR code again after a wrong code. */
+    async pendingTotpEnrolment(session: SessionContext, factorId: string): Promise<TotpEnrolment | null> {
+      const factor = await factors.getTotpFactor(factorId)
+      if (
+        factor === null ||
+        factor.identityId !== session.identityId ||
+        factor.confirmedAt !== null ||
+        factor.createdAt < broker.clock.now() - TOTP_ENROLMENT_TTL_MS
+      ) {
+        return null
+      }
+      const secret = new TextDecoder().decode(await broker.sealer.open(factor.secretCiphertext))
+      return {
+        factorId,
+        uri: totpUri(secret, session.email ?? session.subject, deps.issuerName ?? 'Keygate'),
+        secret,
+      }
+    },
+
     /** The first code proves the app holds the secret; it also counts as this session's step-up. */
     async confirmTotpEnrolment(session: SessionContext, factorId: string, code: unknown): Promise<AuthFacts> {
       await requireAttemptAllowed(session, 'totp')

@@ -39,6 +39,8 @@ export interface OpenDatabaseOptions {
 export interface OpenedDatabase {
   readonly kind: 'postgres' | 'pglite'
   readonly store: Store
+  /** The drizzle handle, for stores beside the main one (the step-up factors of schema-factors.ts). */
+  readonly db: Db
   /** Applies pending migrations; safe to run on every start, and from two processes at once. */
   migrate(): Promise<void>
   /** Closes the driver and releases the data directory. Idempotent. */
@@ -86,6 +88,7 @@ function openPostgres(url: string, options: OpenDatabaseOptions, migrationsFolde
   return {
     kind: 'postgres',
     store,
+    db: db as unknown as Db,
     async migrate() {
       // Two brokers starting together must not both run the same migration: hold an advisory lock on one
       // connection while the migrator works on the others.
@@ -152,6 +155,7 @@ async function openPglite(options: OpenDatabaseOptions, migrationsFolder: string
   return {
     kind: 'pglite',
     store,
+    db: db as unknown as Db,
     async migrate() {
       await migratePglite(db, { migrationsFolder })
       options.logger?.info('storage.migrated', { driver: 'pglite' })

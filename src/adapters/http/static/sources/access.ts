@@ -35,7 +35,9 @@ function tick(): void {
       continue
     }
     const warning = isWarning(remaining)
-    timer.textContent = warning ? `ends in ${formatRemaining(remaining)}. Renew now to keep the tunnel.` : `ends in ${formatRemaining(remaining)}`
+    timer.textContent = warning
+      ? `ends in ${formatRemaining(remaining)}. Renew now to keep the tunnel.`
+      : `ends in ${formatRemaining(remaining)}`
     timer.classList.toggle('warning', warning)
     if (warning) notifyOnce(card)
   }
@@ -84,7 +86,10 @@ async function poll(): Promise<void> {
         if (lease !== undefined && timer !== null) timer.dataset.expires = lease.expiresAt
         continue
       }
-      const why = lease.state === 'revoked' ? `This access was ${lease.revokedReason ?? 'revoked'}.` : 'This access has expired.'
+      const why =
+        lease.state === 'revoked'
+          ? `This access was ${lease.revokedReason ?? 'revoked'}.`
+          : 'This access has expired.'
       markEnded(card, lease.state, why)
     }
   } catch (error) {

@@ -24,7 +24,10 @@ const status = $('#device-status')
 
 /** A file name wg-quick accepts as an interface name: at most 15 of [a-zA-Z0-9_=+.-]. */
 export function confFileName(deviceName: string): string {
-  const base = deviceName.replace(/[^a-zA-Z0-9_=+.-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 15)
+  const base = deviceName
+    .replace(/[^a-zA-Z0-9_=+.-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 15)
   return `${base || 'keygate'}.conf`
 }
 
@@ -45,7 +48,10 @@ async function create(event: SubmitEvent): Promise<void> {
     const keys = await generateKeyPair(new URLSearchParams(location.search).has('noble'))
     performance.measure('keygate-keygen', 'keygate-keygen-start')
     setStatus('Asking Keygate for access (only the public key is sent)…')
-    const issued = await api<IssuedPeer>('POST', '/api/v1/peers', { publicKey: keys.publicKey, name: name || undefined })
+    const issued = await api<IssuedPeer>('POST', '/api/v1/peers', {
+      publicKey: keys.publicKey,
+      name: name || undefined,
+    })
     const config = fillPrivateKey(issued.config, keys.privateKey)
     await showResult(issued, config, name, keys.method)
     setStatus('')
@@ -71,18 +77,26 @@ async function showResult(issued: IssuedPeer, config: string, name: string, meth
   if (result === null) return
   const text = $('#config-text', result)
   if (text !== null) text.textContent = config
-  const download = $('#config-download', result) as HTMLAnchorElement | null
-  if (download !== null) {
-    // A blob: URL lives in this page only; downloading it sends nothing over the network.
-    download.href = URL.createObjectURL(new Blob([config], { type: 'text/plain' }))
-    download.download = confFileName(name)
-  }
+  const download = $('#config-download', result)
+  // A blob: URL lives in this page only; downloading it sends nothing over the network.
+  const fileUrl = URL.createObjectURL(new Blob([config], { type: 'text/plain' }))
+  download?.addEventListener('click', () => {
+    const link = document.createElement('a')
+    link.href = fileUrl
+    link.download = confFileName(name)
+    document.body.append(link)
+    link.click()
+    link.remove()
+  })
   const canvas = $('#config-qr', result) as HTMLCanvasElement | null
-  if (canvas !== null) await QRCode.toCanvas(canvas, config, { errorCorrectionLevel: 'M', margin: 2, scale: 4 })
+  if (canvas !== null)
+    await QRCode.toCanvas(canvas, config, { errorCorrectionLevel: 'M', margin: 2, scale: 4 })
   const summary = $('#lease-summary', result)
   if (summary !== null) {
     const remaining = Date.parse(issued.expiresAt) - Date.now()
-    const gateways = issued.gateways.map((g) => `${g.name} (${g.routes.join(', ') || 'no routes'})`).join('; ')
+    const gateways = issued.gateways
+      .map((g) => `${g.name} (${g.routes.join(', ') || 'no routes'})`)
+      .join('; ')
     summary.textContent = `Address ${issued.addresses.join(', ')}. Gateways: ${gateways || 'none'}. Access ends in ${formatRemaining(remaining)}.`
   }
   const notEnrolled = issued.gateways.filter((g) => !g.enrolled).map((g) => g.name)

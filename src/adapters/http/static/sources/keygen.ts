@@ -40,7 +40,11 @@ async function withWebCrypto(): Promise<KeyPair> {
 
 function withNoble(): KeyPair {
   const privateKey = clamp(x25519.utils.randomSecretKey())
-  return { privateKey: toBase64(privateKey), publicKey: toBase64(x25519.getPublicKey(privateKey)), method: 'noble' }
+  return {
+    privateKey: toBase64(privateKey),
+    publicKey: toBase64(x25519.getPublicKey(privateKey)),
+    method: 'noble',
+  }
 }
 
 export async function generateKeyPair(preferNoble = false): Promise<KeyPair> {

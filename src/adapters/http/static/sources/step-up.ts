@@ -15,29 +15,46 @@ async function run(button: HTMLButtonElement, ceremony: () => Promise<{ next: st
     const { next } = await ceremony()
     location.assign(next)
   } catch (error) {
-    showError(errorBox, error instanceof Error && error.name === 'NotAllowedError' ? new Error('The security key request was cancelled or timed out. Try again.') : error)
+    showError(
+      errorBox,
+      error instanceof Error && error.name === 'NotAllowedError'
+        ? new Error('The security key request was cancelled or timed out. Try again.')
+        : error,
+    )
   } finally {
     button.disabled = false
   }
 }
 
 const register = $('#webauthn-register') as HTMLButtonElement | null
-register?.addEventListener('click', () =>
-  void run(register, async () => {
-    const optionsJSON = await api<Parameters<typeof startRegistration>[0]['optionsJSON']>('POST', '/step-up/webauthn/register/options', {})
-    const response = await startRegistration({ optionsJSON })
-    const label = ($('#webauthn-label') as HTMLInputElement | null)?.value ?? ''
-    return api('POST', '/step-up/webauthn/register/verify', { response, label, returnTo })
-  }),
+register?.addEventListener(
+  'click',
+  () =>
+    void run(register, async () => {
+      const optionsJSON = await api<Parameters<typeof startRegistration>[0]['optionsJSON']>(
+        'POST',
+        '/step-up/webauthn/register/options',
+        {},
+      )
+      const response = await startRegistration({ optionsJSON })
+      const label = ($('#webauthn-label') as HTMLInputElement | null)?.value ?? ''
+      return api('POST', '/step-up/webauthn/register/verify', { response, label, returnTo })
+    }),
 )
 
 const authenticate = $('#webauthn-authenticate') as HTMLButtonElement | null
-authenticate?.addEventListener('click', () =>
-  void run(authenticate, async () => {
-    const optionsJSON = await api<Parameters<typeof startAuthentication>[0]['optionsJSON']>('POST', '/step-up/webauthn/authenticate/options', {})
-    const response = await startAuthentication({ optionsJSON })
-    return api('POST', '/step-up/webauthn/authenticate/verify', { response, returnTo })
-  }),
+authenticate?.addEventListener(
+  'click',
+  () =>
+    void run(authenticate, async () => {
+      const optionsJSON = await api<Parameters<typeof startAuthentication>[0]['optionsJSON']>(
+        'POST',
+        '/step-up/webauthn/authenticate/options',
+        {},
+      )
+      const response = await startAuthentication({ optionsJSON })
+      return api('POST', '/step-up/webauthn/authenticate/verify', { response, returnTo })
+    }),
 )
 
 if (!('PublicKeyCredential' in window)) {
