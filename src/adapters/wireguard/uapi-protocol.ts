@@ -6,16 +6,17 @@
  * here. A `set=1` request is `key=value` lines ended by an empty line; the answer is `errno=N` and an empty
  * line. Each peer's block starts at its `public_key=` line.
  */
-import { decodeBase64, decodeHex, encodeBase64, encodeHex } from '../../core/peers/base64.ts'
+import { decodeHex, encodeBase64, encodeHex } from '../../core/peers/base64.ts'
 import { canonicalCidr } from '../../core/peers/ip-syntax.ts'
-import { isWireGuardKey } from '../../core/peers/keys.ts'
+import { decodeWireGuardKey } from '../../core/peers/keys.ts'
 import type { InterfacePeer, PeerDelta } from '../../core/sync/peer-state.ts'
 
 const ZERO_KEY_HEX = '0'.repeat(64)
 
 export function keyToHex(base64: string): string {
-  if (!isWireGuardKey(base64)) throw new Error('not a WireGuard key')
-  return encodeHex(decodeBase64(base64)!)
+  const bytes = decodeWireGuardKey(base64)
+  if (bytes === null) throw new Error('not a WireGuard key')
+  return encodeHex(bytes)
 }
 
 function hexToKey(hex: string): string | null {

@@ -17,11 +17,29 @@ export interface ParsedCidr {
   prefix: number
 }
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/
-
+/** Dotted quad, each part 0-255 without leading zeros (no octal look-alikes). A hand scan: this runs per peer. */
 export function parseIpv4(text: string): Uint8Array | null {
-  if (!IPV4.test(text)) return null
-  return Uint8Array.from(text.split('.').map(Number))
+  if (text.length < 7 || text.length > 15) return null
+  const out = new Uint8Array(4)
+  let part = 0
+  let value = 0
+  let digits = 0
+  for (let i = 0; i <= text.length; i++) {
+    const code = i === text.length ? 46 : text.charCodeAt(i)
+    if (code === 46) {
+      if (digits === 0 || part > 3) return null
+      out[part++] = value
+      value = 0
+      digits = 0
+    } else if (code >= 48 && code <= 57) {
+      if (digits > 0 && value === 0) return null
+      value = value * 10 + (code - 48)
+      if (++digits > 3 || value > 255) return null
+    } else {
+      return null
+    }
+  }
+  return part === 4 ? out : null
 }
 
 export function parseIpv6(text: string): Uint8Array | null {
@@ -68,7 +86,7 @@ export function parseIp(text: string): { family: IpFamily; bytes: Uint8Array } |
 }
 
 export function formatIp(bytes: Uint8Array): string {
-  if (bytes.length === 4) return Array.from(bytes).join('.')
+  if (bytes.length === 4) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`
   const groups: number[] = []
   for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!)
   // RFC 5952: compress the longest run of two or more zero groups (the first one on a tie).

@@ -27,31 +27,37 @@ function littleEndian(bytes: Uint8Array): bigint {
   return n
 }
 
-/**
- * The u-coordinate X25519 actually uses: RFC 7748 ignores the top bit and reduces modulo p, so 2^255 + u,
- * p and p + 1 are other spellings of u, 0 and 1 and must be caught too.
- */
-function uCoordinate(bytes: Uint8Array): bigint {
-  return (littleEndian(bytes) & ((1n << 255n) - 1n)) % P
+function toLittleEndian(n: bigint): Uint8Array {
+  const out = new Uint8Array(32)
+  for (let i = 0; i < 32; i++) out[i] = Number((n >> BigInt(8 * i)) & 255n)
+  return out
 }
 
 /**
  * The u-coordinates of Curve25519's points of small order (orders 1, 2, 4 and 8; the cofactor is 8):
  * 0, 1, p - 1 and the two points of order 8 below (given little-endian, as they travel). Multiplying any of
  * them by a clamped X25519 scalar (always a multiple of 8) gives the same result, whatever the scalar.
- * The unit tests check every entry against @noble/curves, which rejects exactly these.
+ * RFC 7748 ignores the top bit and reduces modulo p, so p and p + 1 are second spellings of 0 and 1, and
+ * each entry with bit 255 set is one more: all are refused. (Values p + u for the other points do not fit
+ * in 255 bits.) The unit tests check every encoding against @noble/curves, which rejects exactly these.
  */
-const LOW_ORDER_U = new Set<bigint>([
+const LOW_ORDER_U: Uint8Array[] = [
   0n,
   1n,
   P - 1n,
   littleEndian(decodeHex('e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800')!),
   littleEndian(decodeHex('5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157')!),
-])
+  P,
+  P + 1n,
+].map(toLittleEndian)
 
-/** True when the 32 bytes are a small-order X25519 point in any of its encodings. */
+/** True when the 32 bytes are a small-order X25519 point in any of its encodings. Byte compares: no BigInt per key. */
 export function isLowOrderPoint(bytes: Uint8Array): boolean {
-  return LOW_ORDER_U.has(uCoordinate(bytes))
+  if (bytes.length !== WIREGUARD_KEY_LENGTH) return false
+  return LOW_ORDER_U.some((u) => {
+    for (let i = 0; i < 31; i++) if (bytes[i] !== u[i]) return false
+    return (bytes[31]! & 0x7f) === u[31]
+  })
 }
 
 /** 32 bytes of canonical padded base64, or null. For preshared and private keys, which have no point check. */
