@@ -28,6 +28,19 @@ export interface OidcIdentityProviderOptions {
   /** Tolerance for clock differences with the IdP, in both directions. */
   clockSkewSeconds?: number
   logger?: Logger
+  /** Keeps discovery metadata and the JWKS where a fresh isolate finds them (Workers); none on Node. */
+  metadataCache?: OidcMetadataCache
+}
+
+/**
+ * Outside storage for what openid-client would otherwise refetch in every new isolate: the discovery
+ * document (already checked against the issuer when it was first fetched) and the exported JWKS cache.
+ */
+export interface OidcMetadataCache {
+  getServerMetadata(issuer: string): Promise<oidc.ServerMetadata | null>
+  putServerMetadata(issuer: string, metadata: oidc.ServerMetadata): Promise<void>
+  getJwks(issuer: string): Promise<oidc.ExportedJWKSCache | null>
+  putJwks(issuer: string, jwks: oidc.ExportedJWKSCache): Promise<void>
 }
 
 /** A verified login plus what `VerifiedLogin` cannot say yet: whether the groups list is complete. */
@@ -46,6 +59,7 @@ export class OidcIdentityProvider implements IdentityProvider {
   readonly #timeoutSeconds: number
   readonly #skewSeconds: number
   readonly #logger: Logger | undefined
+  readonly #cache: OidcMetadataCache | undefined
   #discovered: Promise<oidc.Configuration> | null = null
 
   constructor(config: IdpConfig, options: OidcIdentityProviderOptions = {}) {
@@ -56,6 +70,7 @@ export class OidcIdentityProvider implements IdentityProvider {
     this.#timeoutSeconds = options.timeoutSeconds ?? 10
     this.#skewSeconds = options.clockSkewSeconds ?? DEFAULT_CLOCK_SKEW_SECONDS
     this.#logger = options.logger
+    this.#cache = options.metadataCache
   }
 
   async startLogin(input: {
@@ -102,6 +117,7 @@ export class OidcIdentityProvider implements IdentityProvider {
     }
     const configuration = await this.#configuration()
     let claims: oidc.IDToken
+    const jwksBefore = await this.#loadJwks(configuration)
     try {
       const tokens = await oidc.authorizationCodeGrant(configuration, callbackUrl, {
         pkceCodeVerifier: pending.codeVerifier,
@@ -116,6 +132,7 @@ export class OidcIdentityProvider implements IdentityProvider {
     } catch (error) {
       throw translateOidcError(error, 'callback', this.id)
     }
+    await this.#saveJwks(configuration, jwksBefore)
 
     const auth = assessAuthentication(this.config.profile, claims, this.config.options)
     // openid-client has checked this already in the code flow; checking again keeps the rule in one
@@ -164,11 +181,17 @@ export class OidcIdentityProvider implements IdentityProvider {
     // Plain http only for an IdP on this machine (tests, the dev IdP); parseIdpConfigs refuses others.
     const insecure = issuer.protocol === 'http:' && isLoopbackUrl(issuer)
     try {
-      const discovered = await oidc.discovery(issuer, this.config.clientId, undefined, undefined, {
-        timeout: this.#timeoutSeconds,
-        ...(insecure ? { execute: [oidc.allowInsecureRequests] } : {}),
-      })
-      const server = discovered.serverMetadata()
+      let server = await this.#cachedServerMetadata()
+      if (server === null) {
+        const discovered = await oidc.discovery(issuer, this.config.clientId, undefined, undefined, {
+          timeout: this.#timeoutSeconds,
+          ...(insecure ? { execute: [oidc.allowInsecureRequests] } : {}),
+        })
+        server = discovered.serverMetadata()
+        await this.#cache
+          ?.putServerMetadata(this.config.issuer, server)
+          .catch((error: unknown) => this.#cacheFailed('put', error))
+      }
       const configuration = new oidc.Configuration(
         server,
         this.config.clientId,
@@ -187,6 +210,44 @@ export class OidcIdentityProvider implements IdentityProvider {
       })
       throw translated
     }
+  }
+  /** A cached document counts only when its issuer is the configured one, as discovery itself demands. */
+  async #cachedServerMetadata(): Promise<oidc.ServerMetadata | null> {
+    const cached = await this.#cache
+      ?.getServerMetadata(this.config.issuer)
+      .catch((error: unknown) => this.#cacheFailed('get', error))
+    return cached != null && cached.issuer === this.config.issuer ? cached : null
+  }
+
+  async #loadJwks(configuration: oidc.Configuration): Promise<number | undefined> {
+    // An isolate that already holds a key set keeps it; openid-client refetches on an unknown `kid`.
+    if (this.#cache === undefined || oidc.getJwksCache(configuration) !== undefined)
+      return oidc.getJwksCache(configuration)?.uat
+    const cached = await this.#cache
+      .getJwks(this.config.issuer)
+      .catch((error: unknown) => this.#cacheFailed('get', error))
+    if (cached != null) oidc.setJwksCache(configuration, cached)
+    return oidc.getJwksCache(configuration)?.uat
+  }
+
+  /** Writes back only when openid-client fetched a newer key set (its `uat` moved). */
+  async #saveJwks(configuration: oidc.Configuration, uatBefore: number | undefined): Promise<void> {
+    if (this.#cache === undefined) return
+    const current = oidc.getJwksCache(configuration)
+    if (current === undefined || current.uat === uatBefore) return
+    await this.#cache
+      .putJwks(this.config.issuer, current)
+      .catch((error: unknown) => this.#cacheFailed('put', error))
+  }
+
+  /** The cache only saves round trips: when it fails, the IdP is asked instead. */
+  #cacheFailed(operation: string, error: unknown): null {
+    this.#logger?.warn('idp.metadata_cache_failed', {
+      idp: this.id,
+      operation,
+      message: error instanceof Error ? error.message : String(error),
+    })
+    return null
   }
 }
 
