@@ -17,19 +17,14 @@ export interface AssuranceCheck {
 /** Keygate's own second factors, as the amr values they prove (RFC 8176): a WebAuthn key is hardware. */
 const STEP_UP_AMR: Record<string, string> = { webauthn: 'hwk' }
 
-export function checkAssurance(
-  level: AssuranceLevel,
-  auth: AuthFacts,
-  now: number,
-  source: string,
-): AssuranceCheck {
+/** Failure messages name the level, not the grant: one check serves every grant using the level. */
+export function checkAssurance(level: AssuranceLevel, auth: AuthFacts, now: number): AssuranceCheck {
   const failures: Reason[] = []
-  const where = `${source} (assurance "${level.name}")`
+  const where = `(assurance "${level.name}")`
   if (level.mfa && auth.verdict !== 'mfa' && auth.stepUp === null) {
     failures.push({
       code: 'MFA_NOT_PROVEN',
       message: `${where} requires multi-factor authentication; the sign-in's verdict is "${auth.verdict}"`,
-      source,
     })
   }
   if (level.amrAny !== null) {
@@ -39,7 +34,6 @@ export function checkAssurance(
       failures.push({
         code: 'AMR_NOT_MET',
         message: `${where} requires one of amr [${level.amrAny.join(', ')}]; the sign-in had [${auth.amr.join(', ')}]`,
-        source,
       })
     }
   }
@@ -49,7 +43,6 @@ export function checkAssurance(
       failures.push({
         code: 'ACR_NOT_MET',
         message: `${where} requires one of acr [${level.acrAny.join(', ')}]; the sign-in had ${auth.acr ?? 'none'}`,
-        source,
       })
     }
   }
@@ -60,7 +53,6 @@ export function checkAssurance(
       failures.push({
         code: 'AUTH_TIME_MISSING',
         message: `${where} requires a sign-in within ${formatDuration(level.maxAuthAgeMs)}, and the sign-in has no auth_time`,
-        source,
       })
     } else {
       // An auth_time in the future (clock skew) counts as now, so it never buys more than maxAuthAge.
@@ -69,7 +61,6 @@ export function checkAssurance(
         failures.push({
           code: 'AUTH_TOO_OLD',
           message: `${where} requires a sign-in within ${formatDuration(level.maxAuthAgeMs)}; this one is ${formatDuration(now - auth.authTime * 1000)} old`,
-          source,
         })
       }
     }

@@ -37,7 +37,12 @@ export function compilePolicy(doc: PolicyDocument, meta: { hash: string; fileNam
       const cidrs = [...new Set(route.cidrs.map((c) => c.value.text))]
       routes[route.name] = cidrs
       ids.set(route.name, routeTable.length)
-      routeTable.push({ gateway: gateway.name, route: route.name, cidrs })
+      routeTable.push({
+        gateway: gateway.name,
+        route: route.name,
+        name: `${gateway.name}:${route.name}`,
+        cidrs,
+      })
     }
     gateways.set(gateway.name, { endpoint: gateway.endpoint, routes })
     routeIdsByGateway.set(gateway.name, ids)

@@ -31,6 +31,8 @@ export interface AssuranceLevel {
 export interface RouteEntry {
   gateway: string
   route: string
+  /** `GATEWAY:ROUTE` */
+  name: string
   cidrs: readonly string[]
 }
 

@@ -84,15 +84,16 @@ export function assessPolicy(policy: CompiledPolicy, request: PolicyRequest, now
   const checks = new Map<AssuranceLevel, AssuranceCheck>()
   let ttlLimitMs = Number.POSITIVE_INFINITY
   let authDeadline = Number.POSITIVE_INFINITY
-  const routeIds = new Set<number>()
+  // One mark per route of the policy (tens to hundreds): reading them back in order gives file order.
+  const granted = new Uint8Array(policy.routeTable.length)
   if (deniedBy.length === 0) {
     for (const grant of inScope) {
       let check: AssuranceCheck | null = null
       if (grant.assurance !== null) {
-        check = checks.get(grant.assurance) ?? checkAssurance(grant.assurance, subject.auth, now, grant.id)
+        check = checks.get(grant.assurance) ?? checkAssurance(grant.assurance, subject.auth, now)
         checks.set(grant.assurance, check)
         if (!check.met) {
-          unmet.push({ grant, check: withSource(check, grant.id) })
+          unmet.push({ grant, check })
           continue
         }
         authDeadline = Math.min(authDeadline, check.deadline)
@@ -100,10 +101,13 @@ export function assessPolicy(policy: CompiledPolicy, request: PolicyRequest, now
       satisfied.push({ grant, check })
       ttlLimitMs = Math.min(ttlLimitMs, grant.ttlMs)
       for (const id of grant.routeIds) {
-        if (scope === null || scope.has(policy.routeTable[id]!.gateway)) routeIds.add(id)
+        if (scope === null || scope.has(policy.routeTable[id]!.gateway)) granted[id] = 1
       }
     }
   }
+  const routeIds: number[] = []
+  if (satisfied.length > 0)
+    for (let id = 0; id < granted.length; id++) if (granted[id] === 1) routeIds.push(id)
   return {
     deniedBy,
     named,
@@ -112,22 +116,14 @@ export function assessPolicy(policy: CompiledPolicy, request: PolicyRequest, now
     unmet,
     ttlLimitMs,
     authDeadline,
-    routeIds: [...routeIds].sort((a, b) => a - b),
+    routeIds,
     scope,
   }
 }
 
-/** A cached check names the grant it was first computed for; re-label its reasons for this grant. */
-function withSource(check: AssuranceCheck, source: string): AssuranceCheck {
-  if (check.failures.every((f) => f.source === source)) return check
-  return {
-    ...check,
-    failures: check.failures.map((f) => ({
-      ...f,
-      source,
-      message: f.message.replace(/^grants\[\d+\]/, source),
-    })),
-  }
+/** An unmet level's failures as reasons of one grant: the level is checked once, the grant named here. */
+export function unmetReasons(grant: CompiledGrant, check: AssuranceCheck): Reason[] {
+  return check.failures.map((f) => ({ code: f.code, message: `${grant.id} ${f.message}`, source: grant.id }))
 }
 
 export function evaluatePolicy(policy: CompiledPolicy, request: PolicyRequest, now: number): Decision {
@@ -160,13 +156,13 @@ export function decide(policy: CompiledPolicy, request: PolicyRequest, a: Assess
       reasons: [{ code: 'NO_MATCHING_GRANT', message }],
     }
   }
-  const unmetReasons = a.unmet.flatMap((u) => u.check.failures)
+  const unmet = a.unmet.flatMap((u) => unmetReasons(u.grant, u.check))
   if (a.satisfied.length === 0) {
     return {
       allow: false,
       code: 'ASSURANCE_UNMET',
       stepUp: stepUpDemand(policy, a),
-      reasons: unmetReasons,
+      reasons: unmet,
     }
   }
   const ttlMs = Math.max(0, Math.min(a.ttlLimitMs, a.authDeadline - now))
@@ -178,7 +174,7 @@ export function decide(policy: CompiledPolicy, request: PolicyRequest, a: Assess
     matchedGrants: a.satisfied.map((s) => s.grant.id),
     reasons: [
       ...a.satisfied.map((s) => ({ code: 'GRANT_MATCHED', message: s.grant.summary, source: s.grant.id })),
-      ...unmetReasons,
+      ...unmet,
     ],
   }
 }
@@ -189,22 +185,17 @@ export function routesOf(
 ): { grants: GatewayGrant[]; routeNames: string[] } {
   const grants: GatewayGrant[] = []
   const routeNames: string[] = []
-  let current: { gateway: string; routes: string[]; seen: Set<string> } | null = null
+  let current: GatewayGrant | null = null
   for (const id of routeIds) {
     const entry = policy.routeTable[id]!
-    routeNames.push(`${entry.gateway}:${entry.route}`)
+    routeNames.push(entry.name)
     if (current === null || current.gateway !== entry.gateway) {
-      if (current !== null) grants.push({ gateway: current.gateway, routes: current.routes })
-      current = { gateway: entry.gateway, routes: [], seen: new Set() }
+      current = { gateway: entry.gateway, routes: [] }
+      grants.push(current)
     }
-    for (const cidr of entry.cidrs) {
-      if (!current.seen.has(cidr)) {
-        current.seen.add(cidr)
-        current.routes.push(cidr)
-      }
-    }
+    // Routes of one gateway are few; a linear check beats a Set here.
+    for (const cidr of entry.cidrs) if (!current.routes.includes(cidr)) current.routes.push(cidr)
   }
-  if (current !== null) grants.push({ gateway: current.gateway, routes: current.routes })
   return { grants, routeNames }
 }
 

@@ -7,7 +7,14 @@ import type { Reason } from '../errors.ts'
 import type { Subject } from '../model.ts'
 import type { CompiledPolicy } from './compiled-policy.ts'
 import { formatDuration } from './durations.ts'
-import { assessPolicy, type Decision, decide, isPolicyAdmin, type PolicyRequest } from './evaluate-policy.ts'
+import {
+  assessPolicy,
+  type Decision,
+  decide,
+  isPolicyAdmin,
+  type PolicyRequest,
+  unmetReasons,
+} from './evaluate-policy.ts'
 import { memberMatches } from './member-index.ts'
 import { parseMember } from './members.ts'
 
@@ -57,7 +64,7 @@ export function explainDecision(
   const a = assessPolicy(policy, request, now)
   const decision = decide(policy, request, a, now)
   const inScope = new Set(a.inScope)
-  const unmet = new Map(a.unmet.map((u) => [u.grant, u.check.failures]))
+  const unmet = new Map(a.unmet.map((u) => [u.grant, unmetReasons(u.grant, u.check)]))
   const satisfied = new Set(a.satisfied.map((s) => s.grant))
   const denied = a.deniedBy.length > 0
   const grants = a.named.map((grant): GrantExplanation => {

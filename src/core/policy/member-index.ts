@@ -56,11 +56,21 @@ export function lookupMembers(index: MemberIndex, subject: Subject): readonly nu
   }
   if (lists.length === 0) return NONE
   if (lists.length === 1) return lists[0]!
-  const merged = lists.flat().sort((a, b) => a - b)
-  let w = 0
-  for (let r = 0; r < merged.length; r++) if (r === 0 || merged[r] !== merged[r - 1]) merged[w++] = merged[r]!
-  merged.length = w
-  return merged
+  return mergeSorted(lists)
+}
+
+/** Union of ascending id lists. The lists are short (the rules naming one person), so insertion wins. */
+function mergeSorted(lists: readonly number[][]): number[] {
+  const out: number[] = [...lists[0]!]
+  for (let l = 1; l < lists.length; l++) {
+    for (const id of lists[l]!) {
+      let i = out.length
+      while (i > 0 && out[i - 1]! > id) i--
+      if (i > 0 && out[i - 1] === id) continue
+      out.splice(i, 0, id)
+    }
+  }
+  return out
 }
 
 /** Whether one member names the subject (used to explain which member matched). */
