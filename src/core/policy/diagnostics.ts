@@ -32,7 +32,10 @@ export function formatDiagnostic(d: PolicyDiagnostic): string {
   const where = `${d.file}:${d.line}:${d.col}`
   const prefix = d.severity === 'warning' ? 'warning: ' : ''
   const hint = d.hint === '' ? '' : ` (hint: ${d.hint})`
-  return `${where} ${d.path === '' ? '(root)' : d.path}: ${prefix}${d.message}${hint}`
+  // A multi-line message (a failing test's diff) keeps the hint on its first line, so that line stands alone.
+  const [first, ...rest] = d.message.split('\n')
+  const tail = rest.length === 0 ? '' : `\n${rest.join('\n')}`
+  return `${where} ${d.path === '' ? '(root)' : d.path}: ${prefix}${first}${hint}${tail}`
 }
 
 /** Appends one key to a JSON path; keys that are not plain identifiers are quoted so the path stays unambiguous. */

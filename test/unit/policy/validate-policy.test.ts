@@ -345,6 +345,9 @@ describe('in-file tests', () => {
       '    - ttl 8h',
     ])
     expect(error!.message).toContain('    + ttl 55m')
+    expect(formatDiagnostic(error!).split('\n')[0]).toBe(
+      `${FILE}:${marks[0]!.line}:${marks[0]!.col} tests[0].expect: test for alice@example.com failed: (hint: fix the policy, or the expectation if the change is intended)`,
+    )
     expect(result.testResults?.map((t) => t.passed)).toEqual([false, true])
   })
 
