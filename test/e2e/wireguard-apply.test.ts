@@ -1,14 +1,20 @@
 // Real wireguard-go in network namespaces: the agent's interface adapters apply batches, read back,
 // reconcile strays away, and a real tunnel passes traffic only while its peer is applied.
-import { writeFile } from 'node:fs/promises'
+import { rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runGatewayAgent } from '../../src/adapters/gateway/agent.ts'
+import { createMemoryAgentState } from '../../src/adapters/gateway/agent-state.ts'
+import { type BrokerClient, BrokerError } from '../../src/adapters/gateway/broker-client.ts'
+import { silentLogger } from '../../src/adapters/runtime/json-logger.ts'
+import { cryptoRandom, systemClock } from '../../src/adapters/runtime/web-runtime.ts'
 import { createUapiInterface } from '../../src/adapters/wireguard/uapi-interface.ts'
 import { createWgCliInterface } from '../../src/adapters/wireguard/wg-cli-interface.ts'
 import { generateKeyPair } from '../../src/core/peers/keys.ts'
 import { fillPrivateKey, renderClientConfig, stripWgQuickFields } from '../../src/core/peers/wg-config.ts'
 import type { PeerState } from '../../src/core/sync/peer-state.ts'
+import { PROTOCOL_VERSION } from '../../src/core/sync/protocol.ts'
 import { reconcilePeers } from '../../src/core/sync/reconcile.ts'
 import { canRunNetnsLab, createNetnsLab, type NetnsLab, type WireGuardGoProcess } from '../support/netns.ts'
 
@@ -48,6 +54,31 @@ describe.skipIf(!canRun)('applying peers to real wireguard-go', () => {
     allowedIps: ['198.19.0.2/32'],
   }
 
+  // The client is configured the way a user would: the rendered wg-quick file, private key filled in,
+  // wg-quick fields stripped, loaded with `wg setconf` (which also starts a fresh session); the address and
+  // route are added as wg-quick would.
+  async function loadClientConfig(): Promise<void> {
+    const config = renderClientConfig({
+      addresses: ['198.19.0.2/32'],
+      dns: [],
+      name: 'e2e\n[Peer]\nAllowedIPs = 0.0.0.0/0',
+      peers: [
+        {
+          publicKey: gatewayKeys.publicKey,
+          presharedKey: clientPsk,
+          endpoint: '198.18.0.1:51820',
+          allowedIps: ['198.19.0.0/24'],
+        },
+      ],
+    })
+    const file = join(tmpdir(), `keygate-e2e-${lab.id}.conf`)
+    await writeFile(file, stripWgQuickFields(fillPrivateKey(config, clientKeys.privateKey)), { mode: 0o600 })
+    const setconf = await lab.exec(clientNs, ['wg', 'setconf', client.iface, file])
+    await rm(file, { force: true })
+    expect(setconf.stderr).toBe('')
+    expect(setconf.code).toBe(0)
+  }
+
   beforeAll(async () => {
     lab = createNetnsLab()
     gatewayNs = await lab.namespace('gw')
@@ -66,26 +97,7 @@ describe.skipIf(!canRun)('applying peers to real wireguard-go', () => {
     const up = await lab.exec(gatewayNs, ['ip', 'addr', 'add', '198.19.0.1/24', 'dev', gateway.iface])
     expect(up.stderr).toBe('')
 
-    // The client is configured the way a user would: the rendered wg-quick file, private key filled in,
-    // wg-quick fields stripped, loaded with `wg setconf`; the address and route as wg-quick would add them.
-    const config = renderClientConfig({
-      addresses: ['198.19.0.2/32'],
-      dns: [],
-      name: 'e2e\n[Peer]\nAllowedIPs = 0.0.0.0/0',
-      peers: [
-        {
-          publicKey: gatewayKeys.publicKey,
-          presharedKey: clientPsk,
-          endpoint: '198.18.0.1:51820',
-          allowedIps: ['198.19.0.0/24'],
-        },
-      ],
-    })
-    const file = join(tmpdir(), `keygate-e2e-${lab.id}.conf`)
-    await writeFile(file, stripWgQuickFields(fillPrivateKey(config, clientKeys.privateKey)), { mode: 0o600 })
-    const setconf = await lab.exec(clientNs, ['wg', 'setconf', client.iface, file])
-    expect(setconf.stderr).toBe('')
-    expect(setconf.code).toBe(0)
+    await loadClientConfig()
     await lab.exec(clientNs, ['ip', 'addr', 'add', '198.19.0.2/32', 'dev', client.iface])
     await lab.exec(clientNs, ['ip', 'route', 'add', '198.19.0.0/24', 'dev', client.iface])
   })
@@ -145,6 +157,73 @@ describe.skipIf(!canRun)('applying peers to real wireguard-go', () => {
     expect(await lab.ping(clientNs, '198.19.0.1', 1_000)).toBe(false)
     // (Re-adding the same key would pass traffic again only after the client's next handshake, up to
     // REKEY_TIMEOUT + KEEPALIVE_TIMEOUT = 15 s later: WireGuard's timers, not Keygate's.)
+  })
+
+  it('the agent applies a snapshot to the real gateway and cuts the tunnel at expiry with the broker down', async () => {
+    const gw = createUapiInterface(gateway.iface)
+    let online = true
+    let served = false
+    const expiresAt = Date.now() + 4_000
+    // A scripted broker: one snapshot with the client's peer (short lease) and 50 others, then unreachable.
+    const broker: BrokerClient = {
+      async enroll() {
+        throw new Error('already enrolled')
+      },
+      async sync(_credential, since) {
+        if (!online || served) {
+          await new Promise((r) => setTimeout(r, 100))
+          throw new BrokerError('broker down', { retryable: true })
+        }
+        served = true
+        const others = fakePeers(50, 600).map((p) => ({
+          ...p,
+          presharedKey: p.presharedKey!,
+          expiresAt: Date.now() + 600_000,
+        }))
+        return {
+          protocolVersion: PROTOCOL_VERSION,
+          version: since + 1,
+          reset: true,
+          upserts: [{ ...clientPeer, presharedKey: clientPsk, expiresAt }, ...others],
+          removals: [],
+          serverTime: Date.now(),
+          more: false,
+        }
+      },
+      async status() {},
+    }
+    await loadClientConfig() // a fresh client session: the previous test removed this peer mid-session
+    const state = createMemoryAgentState()
+    await state.saveCredential({
+      gateway: 'eu-1',
+      credential: 'c',
+      publicKey: gatewayKeys.publicKey,
+      addressV4: '198.19.0.1',
+      addressV6: null,
+      enrolledAt: Date.now(),
+    })
+    const agent = await runGatewayAgent(
+      { backoff: { baseMs: 50, maxMs: 200 } },
+      { wg: gw, broker, state, clock: systemClock, random: cryptoRandom, logger: silentLogger },
+    )
+    try {
+      const deadline = Date.now() + 5_000
+      while ((await gw.listPeers()).length !== 51 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50))
+      expect((await gw.listPeers()).length).toBe(51)
+      expect(await lab.pingUntil(clientNs, '198.19.0.1', 3_000)).toBe(true)
+      online = false
+      while (Date.now() < expiresAt + 1_000) {
+        if (!(await gw.listPeers()).some((p) => p.publicKey === clientPeer.publicKey)) break
+        await new Promise((r) => setTimeout(r, 50))
+      }
+      const removedWithinMs = Date.now() - expiresAt
+      expect(removedWithinMs).toBeLessThan(1_000)
+      expect((await gw.listPeers()).length).toBe(50)
+      expect(await lab.ping(clientNs, '198.19.0.1', 1_000)).toBe(false)
+    } finally {
+      await agent.stop()
+    }
   })
 
   it('applies 1,500 peers in one UAPI batch', async () => {
