@@ -37,6 +37,8 @@ export interface TestBroker {
   db: TestDatabase
   policyPath: string
   dataDir: string
+  /** KEYGATE_SECRET; replicas of one deployment share it. */
+  secret: string
   /** Signs in through the IdP with the scenario; returns the browser's jar and the final response. */
   login(scenario?: TestIdpScenario, jar?: CookieJar): Promise<{ jar: CookieJar; response: Response }>
   /** An API call as the browser with `jar` (JSON body when `json` is given). */
@@ -68,13 +70,14 @@ export async function startTestBroker(options: TestBrokerOptions): Promise<TestB
   const policyPath = join(dataDir, 'policy.hujson')
   await writeFile(policyPath, options.policy)
 
+  const secret = options.env?.KEYGATE_SECRET ?? randomBytes(32).toString('base64url')
   const env: Record<string, string> = {
     KEYGATE_URL: origin,
     HOST: '127.0.0.1',
     PORT: String(port),
     KEYGATE_DATA_DIR: dataDir,
     KEYGATE_POLICY: policyPath,
-    KEYGATE_SECRET: randomBytes(32).toString('base64url'),
+    KEYGATE_SECRET: secret,
     KEYGATE_DEV_IDP: 'off',
     KEYGATE_IDP_TEST_ISSUER: idp.issuer,
     KEYGATE_IDP_TEST_CLIENT_ID: idp.clientId,
@@ -107,6 +110,7 @@ export async function startTestBroker(options: TestBrokerOptions): Promise<TestB
     db,
     policyPath,
     dataDir,
+    secret,
     async login(scenario = MFA_SCENARIO, jar = new CookieJar()) {
       idp.setScenario(scenario)
       const result = await loginThroughRedirects(`${origin}/auth/${TEST_IDP_ID}/login`, jar)

@@ -96,6 +96,12 @@ export function createGatewayStore(options: { runner: SqlRunner; newId: () => st
         WHERE name = ${name}
         RETURNING *`)
       if (updated === undefined) throw new KeygateError('INTERNAL', 'gateway row vanished during enrollment')
+      // Version 0 means "this agent holds nothing yet" and always answers with a snapshot at once; an
+      // enrolled gateway's feed starts at 1 so an idle agent's `since` is a cursor it can wait on.
+      await tx.rows(sql`
+        INSERT INTO gateway_feeds AS f (gateway, version, floor_version) VALUES (${name}, 1, 1)
+        ON CONFLICT (gateway) DO UPDATE SET version = greatest(f.version, 1),
+          floor_version = CASE WHEN f.version = 0 THEN 1 ELSE f.floor_version END`)
       await tx.rows(sql`
         INSERT INTO audit_events (id, at, type, gateway_id, actor, data)
         VALUES (gen_random_uuid(), ${at}::timestamptz, 'gateway.enrolled', ${textOf(updated, 'id')}, ${name},

@@ -68,19 +68,8 @@ export async function enrollGateway(deps: BrokerDeps, token: string | null, body
     },
     now,
   )
+  // The store writes the `gateway.enrolled` audit event in the enrollment's transaction.
   deps.gateways.invalidate()
-  await deps.store.appendAudit(
-    {
-      type: 'gateway.enrolled',
-      identityId: null,
-      leaseId: null,
-      gatewayId: gateway.name,
-      actor: null,
-      policyHash: policy.hash,
-      data: { publicKey: request.publicKey, addressV4: gateway.addressV4, addressV6: gateway.addressV6 },
-    },
-    now,
-  )
   deps.logger.info('gateway.enrolled', { gateway: gateway.name })
   return { protocolVersion: PROTOCOL_VERSION, gateway: gateway.name, credential, addressV4: gateway.addressV4, addressV6: gateway.addressV6 }
 }
@@ -103,16 +92,21 @@ export async function syncGateway(
 ): Promise<SyncResponse> {
   const { since, waitSeconds } = parseSyncQuery(query)
   const read = () => deps.store.readGatewayFeed(gateway.name, since, FEED_PAGE_LIMIT, deps.clock.now())
+  const deadline = deps.clock.now() + waitSeconds * 1000
   let page = await read()
-  if (!hasNews(page, since) && waitSeconds > 0) {
-    const wait = deps.notifier.waitForChange(gateway.name, waitSeconds * 1000)
+  // A wake-up may be spurious (another replica's echo of a change this one already served, a change
+  // for a lease this gateway no longer holds): keep waiting until there is news or the wait is over.
+  while (!hasNews(page, since)) {
+    const remaining = deadline - deps.clock.now()
+    if (remaining <= 0) break
+    const wait = deps.notifier.waitForChange(gateway.name, remaining)
     page = await read()
     if (hasNews(page, since)) {
       wait.cancel()
-    } else {
-      await wait.changed
-      page = await read()
+      break
     }
+    await wait.changed
+    page = await read()
   }
   return respond(deps, page)
 }
