@@ -46,7 +46,9 @@ export function authRoutes() {
       idpId: done.identity.idpId,
       issuer: done.identity.issuer,
       subject: done.identity.subject,
-      email: done.identity.email,
+      // Policy matches `user:` and `domain:` on this email, so an address the IdP has not verified must
+      // not count: otherwise anyone who can set an unverified email at some IdP could claim a domain.
+      email: done.identity.emailVerified ? done.identity.email : null,
       groups: done.identity.groups,
       auth: done.auth,
       expiresAt: done.sessionExpiresAt,
