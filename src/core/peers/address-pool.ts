@@ -16,7 +16,13 @@
  */
 import { KeygateError } from '../errors.ts'
 import type { AddressPool } from '../ports.ts'
-import { formatIp, type ParsedCidr, parseCidr } from './ip-syntax.ts'
+import {
+  formatIp,
+  type ParsedCidr,
+  parseCidr,
+  ipToBigInt as toBigInt,
+  ipFromBigInt as toBytes,
+} from './ip-syntax.ts'
 
 /** The first offset Keygate hands out (0 is the network address, 1 is reserved; see the header). */
 export const FIRST_POOL_OFFSET = 2
@@ -31,22 +37,6 @@ export interface PoolPlan {
   lastOffset: number
   /** Usable offsets: lastOffset - firstOffset + 1. */
   size: number
-}
-
-function toBigInt(bytes: Uint8Array): bigint {
-  let value = 0n
-  for (const byte of bytes) value = (value << 8n) | BigInt(byte)
-  return value
-}
-
-function toBytes(value: bigint, length: number): Uint8Array {
-  const bytes = new Uint8Array(length)
-  let rest = value
-  for (let i = length - 1; i >= 0; i--) {
-    bytes[i] = Number(rest & 255n)
-    rest >>= 8n
-  }
-  return bytes
 }
 
 function hostBits(cidr: ParsedCidr): number {

@@ -78,6 +78,23 @@ export function parseIpv6(text: string): Uint8Array | null {
   return bytes
 }
 
+/** An address's bytes as one number, so prefixes of both families share one arithmetic. */
+export function ipToBigInt(bytes: Uint8Array): bigint {
+  let value = 0n
+  for (const byte of bytes) value = (value << 8n) | BigInt(byte)
+  return value
+}
+
+export function ipFromBigInt(value: bigint, length: number): Uint8Array {
+  const bytes = new Uint8Array(length)
+  let rest = value
+  for (let i = length - 1; i >= 0; i--) {
+    bytes[i] = Number(rest & 255n)
+    rest >>= 8n
+  }
+  return bytes
+}
+
 export function parseIp(text: string): { family: IpFamily; bytes: Uint8Array } | null {
   const v4 = parseIpv4(text)
   if (v4 !== null) return { family: 4, bytes: v4 }

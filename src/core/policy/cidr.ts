@@ -1,11 +1,22 @@
 /**
  * IP addresses, CIDR prefixes and endpoints as the policy names them, and whether two prefixes overlap.
  *
- * Addresses are held as bigints so IPv4 and IPv6 share one arithmetic. Only canonical prefixes (no host
+ * The address grammar is peers/ip-syntax.ts's (one grammar for configs, the protocol and the policy);
+ * here addresses are held as bigints so IPv4 and IPv6 share one arithmetic. Only canonical prefixes (no host
  * bits set) are accepted: `10.10.1.0/16` is almost always a typo, and the hint names the canonical form.
  */
 
-export type IpFamily = 4 | 6
+import {
+  formatIp as formatIpBytes,
+  type IpFamily,
+  ipFromBigInt,
+  ipToBigInt,
+  parseIp as parseIpBytes,
+  parseIpv4,
+  parseIpv6,
+} from '../peers/ip-syntax.ts'
+
+export type { IpFamily }
 
 export interface IpAddress {
   family: IpFamily
@@ -25,84 +36,13 @@ export type CidrParse = { ok: true; cidr: Cidr } | { ok: false; message: string;
 
 const BITS: Record<IpFamily, number> = { 4: 32, 6: 128 }
 
-export function parseIpv4(text: string): bigint | null {
-  const parts = text.split('.')
-  if (parts.length !== 4) return null
-  let value = 0n
-  for (const part of parts) {
-    // Leading zeros are refused: some tools read them as octal.
-    if (!/^(0|[1-9]\d{0,2})$/.test(part)) return null
-    const n = Number(part)
-    if (n > 255) return null
-    value = (value << 8n) | BigInt(n)
-  }
-  return value
-}
-
-export function parseIpv6(text: string): bigint | null {
-  if (!/^[0-9A-Fa-f:.]+$/.test(text)) return null
-  const halves = text.split('::')
-  if (halves.length > 2) return null
-  const groupsOf = (part: string): number[] | null => {
-    if (part === '') return []
-    const out: number[] = []
-    const pieces = part.split(':')
-    for (let i = 0; i < pieces.length; i++) {
-      const piece = pieces[i]!
-      if (i === pieces.length - 1 && piece.includes('.')) {
-        const v4 = parseIpv4(piece)
-        if (v4 === null) return null
-        out.push(Number(v4 >> 16n), Number(v4 & 0xffffn))
-      } else if (/^[0-9A-Fa-f]{1,4}$/.test(piece)) {
-        out.push(Number.parseInt(piece, 16))
-      } else {
-        return null
-      }
-    }
-    return out
-  }
-  const head = groupsOf(halves[0]!)
-  const tail = halves.length === 2 ? groupsOf(halves[1]!) : []
-  if (head === null || tail === null) return null
-  const missing = 8 - head.length - tail.length
-  if (halves.length === 2 ? missing < 1 : missing !== 0) return null
-  const groups = [...head, ...new Array<number>(missing).fill(0), ...tail]
-  return groups.reduce((acc, g) => (acc << 16n) | BigInt(g), 0n)
-}
-
 export function parseIp(text: string): IpAddress | null {
-  const v4 = parseIpv4(text)
-  if (v4 !== null) return { family: 4, value: v4 }
-  const v6 = text.includes(':') ? parseIpv6(text) : null
-  return v6 === null ? null : { family: 6, value: v6 }
+  const parsed = parseIpBytes(text)
+  return parsed === null ? null : { family: parsed.family, value: ipToBigInt(parsed.bytes) }
 }
 
 export function formatIp(address: IpAddress): string {
-  if (address.family === 4) {
-    const v = address.value
-    return [24n, 16n, 8n, 0n].map((shift) => String((v >> shift) & 0xffn)).join('.')
-  }
-  const groups: number[] = []
-  for (let shift = 112n; shift >= 0n; shift -= 16n) groups.push(Number((address.value >> shift) & 0xffffn))
-  // RFC 5952: compress the longest run of two or more zero groups, the first one on a tie.
-  let bestStart = -1
-  let bestLength = 1
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++
-      continue
-    }
-    let j = i
-    while (j < 8 && groups[j] === 0) j++
-    if (j - i > bestLength) {
-      bestStart = i
-      bestLength = j - i
-    }
-    i = j
-  }
-  const hex = groups.map((g) => g.toString(16))
-  if (bestStart < 0) return hex.join(':')
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`
+  return formatIpBytes(ipFromBigInt(address.value, address.family === 4 ? 4 : 16))
 }
 
 function mask(family: IpFamily, prefix: number): bigint {
