@@ -16,11 +16,12 @@ import { respondWithError, toKeygateError } from './errors.ts'
 import type { Metrics } from './metrics.ts'
 import { adminRoutes } from './routes/admin-routes.ts'
 import { authRoutes } from './routes/auth-routes.ts'
-import { healthRoutes, type Readiness } from './routes/health-routes.ts'
 import { gatewayRoutes } from './routes/gateway-routes.ts'
+import { healthRoutes, type Readiness } from './routes/health-routes.ts'
 import { peerRoutes } from './routes/peer-routes.ts'
 import { portalRoutes } from './routes/portal-routes.ts'
 import { type CookieCodec, readSessionCookie } from './session-cookie.ts'
+import { createSessionLiveness, type SessionLiveness } from './session-liveness.ts'
 
 export const MAX_API_BODY_BYTES = 16 * 1024
 
@@ -37,6 +38,7 @@ export interface AppDeps {
 }
 
 export interface AppVariables {
+  sessions: SessionLiveness
   session: SessionContext | null
   deps: AppDeps
   /** Who is acting on an admin route: an admin's email, or 'local-cli'. */
@@ -48,6 +50,7 @@ export type AppEnv = { Variables: AppVariables }
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
   const https = deps.config.url.startsWith('https:')
+  const sessions = createSessionLiveness(deps.broker.store)
 
   app.use(requestId())
   app.use(
@@ -69,6 +72,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   )
   app.use(async (c, next) => {
     c.set('deps', deps)
+    c.set('sessions', sessions)
     const started = performance.now()
     await next()
     deps.metrics.observeRequest(c.req.method, c.res.status, performance.now() - started)
@@ -83,9 +87,17 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     if (c.req.header('origin') === undefined && c.req.header('sec-fetch-site') === undefined) return next()
     return checkCsrf(c, next)
   })
-  app.use('/api/*', bodyLimit({ maxSize: MAX_API_BODY_BYTES, onError: () => { throw new KeygateError('BODY_TOO_LARGE', `Request bodies are limited to ${MAX_API_BODY_BYTES} bytes`) } }))
+  app.use(
+    '/api/*',
+    bodyLimit({
+      maxSize: MAX_API_BODY_BYTES,
+      onError: () => {
+        throw new KeygateError('BODY_TOO_LARGE', `Request bodies are limited to ${MAX_API_BODY_BYTES} bytes`)
+      },
+    }),
+  )
   app.use(async (c, next) => {
-    c.set('session', await loadSession(c.req.raw, deps, c))
+    c.set('session', await loadSession(deps, sessions, c))
     await next()
   })
 
@@ -97,7 +109,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/api/v1/admin', adminRoutes())
   deps.extend?.(app)
 
-  app.notFound((c) => respondWithError(c, new KeygateError('NOT_FOUND', `No route for ${c.req.method} ${c.req.path}`)))
+  app.notFound((c) =>
+    respondWithError(c, new KeygateError('NOT_FOUND', `No route for ${c.req.method} ${c.req.path}`)),
+  )
   app.onError((error, c) => {
     if (error instanceof HTTPException && error.status === 403) {
       return respondWithError(c, new KeygateError('CSRF_FAILED', 'Cross-site request refused'))
@@ -112,13 +126,17 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   return app
 }
 
-async function loadSession(_request: Request, deps: AppDeps, c: Parameters<typeof readSessionCookie>[0]) {
+async function loadSession(
+  deps: AppDeps,
+  sessions: SessionLiveness,
+  c: Parameters<typeof readSessionCookie>[0],
+) {
   const session = await readSessionCookie(c, deps.cookies)
   if (session === null) return null
   const now = deps.broker.clock.now()
   if (session.expiresAt <= now) return null
   // The cookie proves who; the store says whether the session was ended (logout, admin action).
-  return (await deps.broker.store.isSessionLive(session.sessionId, now)) ? session : null
+  return (await sessions.isLive(session.sessionId, now)) ? session : null
 }
 
 export function requireSession(session: SessionContext | null): SessionContext {

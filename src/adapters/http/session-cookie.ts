@@ -20,14 +20,24 @@ export interface CookieCodec {
 
 /** Derives an independent 256-bit key for cookies from KEYGATE_SECRET (HKDF-SHA256, WebCrypto). */
 export async function createCookieCodec(secret: string, publicUrl: string): Promise<CookieCodec> {
-  const ikm = await crypto.subtle.importKey('raw', new TextEncoder().encode(secret), 'HKDF', false, ['deriveBits'])
+  const ikm = await crypto.subtle.importKey('raw', new TextEncoder().encode(secret), 'HKDF', false, [
+    'deriveBits',
+  ])
   const bits = await crypto.subtle.deriveBits(
-    { name: 'HKDF', hash: 'SHA-256', salt: new TextEncoder().encode('keygate'), info: new TextEncoder().encode('cookies v1') },
+    {
+      name: 'HKDF',
+      hash: 'SHA-256',
+      salt: new TextEncoder().encode('keygate'),
+      info: new TextEncoder().encode('cookies v1'),
+    },
     ikm,
     256,
   )
   const key = new Uint8Array(bits)
   const secure = publicUrl.startsWith('https:')
+  // Decrypting is WebCrypto work on every request; a token that decrypted once is the same token, so
+  // its payload is remembered (bounded). Expiry is still checked by the caller on every use.
+  const opened = new Map<string, unknown>()
   return {
     secure,
     sessionCookie: secure ? '__Host-kg_session' : 'kg_session',
@@ -41,8 +51,16 @@ export async function createCookieCodec(secret: string, publicUrl: string): Prom
         .encrypt(key)
     },
     async open<T>(token: string, purpose: string) {
+      const cacheKey = `${purpose} ${token}`
+      const known = opened.get(cacheKey)
+      if (known !== undefined) return known as T
       try {
         const { payload } = await jwtDecrypt(token, key, { audience: purpose })
+        // Login cookies are single-use: only sessions are worth remembering.
+        if (purpose === 'session') {
+          if (opened.size >= 10_000) opened.delete(opened.keys().next().value as string)
+          opened.set(cacheKey, payload)
+        }
         return payload as T
       } catch {
         return null
@@ -61,8 +79,18 @@ function cookieOptions(codec: CookieCodec, expiresAt: number) {
   }
 }
 
-export async function writeLoginCookie(c: Context, codec: CookieCodec, pending: PendingLogin, expiresAt: number) {
-  setCookie(c, codec.loginCookie, await codec.seal(pending, expiresAt, 'login'), cookieOptions(codec, expiresAt))
+export async function writeLoginCookie(
+  c: Context,
+  codec: CookieCodec,
+  pending: PendingLogin,
+  expiresAt: number,
+) {
+  setCookie(
+    c,
+    codec.loginCookie,
+    await codec.seal(pending, expiresAt, 'login'),
+    cookieOptions(codec, expiresAt),
+  )
 }
 
 export async function readLoginCookie(c: Context, codec: CookieCodec): Promise<PendingLogin | null> {
@@ -75,7 +103,12 @@ export function clearLoginCookie(c: Context, codec: CookieCodec) {
 }
 
 export async function writeSessionCookie(c: Context, codec: CookieCodec, session: SessionContext) {
-  setCookie(c, codec.sessionCookie, await codec.seal(session, session.expiresAt, 'session'), cookieOptions(codec, session.expiresAt))
+  setCookie(
+    c,
+    codec.sessionCookie,
+    await codec.seal(session, session.expiresAt, 'session'),
+    cookieOptions(codec, session.expiresAt),
+  )
 }
 
 export async function readSessionCookie(c: Context, codec: CookieCodec): Promise<SessionContext | null> {

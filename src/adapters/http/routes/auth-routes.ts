@@ -39,7 +39,11 @@ export function authRoutes() {
     const requestUrl = new URL(c.req.url)
     const callback = new URL(callbackUrl(deps.config.url, c.req.param('idp')))
     callback.search = requestUrl.search
-    const done = await completeSignIn(deps.broker, { idpId: c.req.param('idp'), callbackUrl: callback, pending })
+    const done = await completeSignIn(deps.broker, {
+      idpId: c.req.param('idp'),
+      callbackUrl: callback,
+      pending,
+    })
     await writeSessionCookie(c, deps.cookies, {
       sessionId: done.sessionId,
       identityId: done.identity.id,
@@ -60,7 +64,10 @@ export function authRoutes() {
   routes.post('/logout', async (c) => {
     const deps = c.get('deps')
     const session = c.get('session')
-    if (session !== null) await endSession(deps.broker, session.sessionId, session.identityId)
+    if (session !== null) {
+      await endSession(deps.broker, session.sessionId, session.identityId)
+      c.get('sessions').forget(session.sessionId)
+    }
     clearSessionCookie(c, deps.cookies)
     const wantsPage = (c.req.header('accept') ?? '').includes('text/html')
     return wantsPage ? c.redirect('/', 303) : c.body(null, 204)
@@ -75,6 +82,7 @@ export function callbackUrl(baseUrl: string, idpId: string): string {
 
 /** Only same-site paths: an open redirect after sign-in would hand phishers a trusted link. */
 export function safeReturnTo(value: string | undefined): string {
-  if (value === undefined || !value.startsWith('/') || value.startsWith('//') || value.includes('\\')) return '/'
+  if (value === undefined || !value.startsWith('/') || value.startsWith('//') || value.includes('\\'))
+    return '/'
   return value
 }
