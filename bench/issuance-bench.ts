@@ -7,10 +7,10 @@
 import { randomBytes } from 'node:crypto'
 import { pathToFileURL } from 'node:url'
 import postgres from 'postgres'
+import { createCookieCodec } from '../src/adapters/http/session-cookie.ts'
 import { createLocalChangeNotifier } from '../src/adapters/notify/local-change-notifier.ts'
 import { silentLogger } from '../src/adapters/runtime/json-logger.ts'
-import { createCookieCodec } from '../src/adapters/http/session-cookie.ts'
-import { openDatabase, type OpenedDatabase } from '../src/adapters/storage/open-database.ts'
+import { type OpenedDatabase, openDatabase } from '../src/adapters/storage/open-database.ts'
 import type { SessionContext } from '../src/core/broker/broker-deps.ts'
 import { loadPolicy } from '../src/core/policy/index.ts'
 import { composeApp } from '../src/entrypoints/compose-app.ts'
@@ -83,7 +83,15 @@ export async function benchIssuance(
   // A signed-in session, made the way the callback makes one.
   const now = Date.now()
   const identity = await database.store.upsertIdentity(
-    { idpId: 'bench', issuer: 'https://idp.bench.invalid', subject: 'bench', email: 'bench@example.com', emailVerified: true, name: null, groups: ['engineering'] },
+    {
+      idpId: 'bench',
+      issuer: 'https://idp.bench.invalid',
+      subject: 'bench',
+      email: 'bench@example.com',
+      emailVerified: true,
+      name: null,
+      groups: ['engineering'],
+    },
     now,
   )
   const session: SessionContext = {
@@ -94,10 +102,20 @@ export async function benchIssuance(
     subject: identity.subject,
     email: identity.email,
     groups: identity.groups,
-    auth: { verdict: 'mfa', amr: ['pwd', 'otp'], acr: null, acrs: [], authTime: Math.floor(now / 1000), stepUp: null },
+    auth: {
+      verdict: 'mfa',
+      amr: ['pwd', 'otp'],
+      acr: null,
+      acrs: [],
+      authTime: Math.floor(now / 1000),
+      stepUp: null,
+    },
     expiresAt: now + 3_600_000,
   }
-  await database.store.createSession({ id: session.sessionId, identityId: identity.id, expiresAt: session.expiresAt }, now)
+  await database.store.createSession(
+    { id: session.sessionId, identityId: identity.id, expiresAt: session.expiresAt },
+    now,
+  )
   const codec = await createCookieCodec(secret, BENCH_URL)
   const cookie = `${codec.sessionCookie}=${await codec.seal(session, session.expiresAt, 'session')}`
 
@@ -112,7 +130,8 @@ export async function benchIssuance(
         body: JSON.stringify({ publicKey: nextKey() }),
       }),
     )
-    if (response.status !== 201) throw new Error(`issuance failed: ${response.status} ${await response.text()}`)
+    if (response.status !== 201)
+      throw new Error(`issuance failed: ${response.status} ${await response.text()}`)
     await response.arrayBuffer()
   }
   for (let i = 0; i < 50; i++) await issueOne() // warm-up: JIT, connection pool, prepared statements

@@ -37,7 +37,12 @@ async function issuance(): Promise<unknown> {
     const ratios = broker.map((b, i) => b / bare[i]!)
     return {
       pglite: onPglite,
-      postgres: { rounds, brokerPerSecond: broker, barePerSecond: bare, medianRatio: Number(median(ratios).toFixed(2)) },
+      postgres: {
+        rounds,
+        brokerPerSecond: broker,
+        barePerSecond: bare,
+        medianRatio: Number(median(ratios).toFixed(2)),
+      },
     }
   } finally {
     await scratch.drop()
@@ -90,7 +95,11 @@ const report = {
     memoryGiB: Math.round(totalmem() / 2 ** 30),
     node: process.version,
     loadAverageAtEnd: loadavg().map((l) => Number(l.toFixed(2))),
-    postgres: safe(() => execFileSync('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-Atc', 'show server_version'], { encoding: 'utf8' }).trim()),
+    postgres: safe(() =>
+      execFileSync('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-Atc', 'show server_version'], {
+        encoding: 'utf8',
+      }).trim(),
+    ),
   },
   results,
 }

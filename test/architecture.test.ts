@@ -15,7 +15,14 @@ const FORBIDDEN_IMPORTS = [
   /^oidc-provider/,
   /^\.\.\/(\.\.\/)*(adapters|entrypoints)\//,
 ]
-const FORBIDDEN_GLOBALS = [/\bprocess\./, /\bDate\.now\(/, /\bnew Date\(\)/, /\bfetch\(/, /\bconsole\./, /\bMath\.random\(/]
+const FORBIDDEN_GLOBALS = [
+  /\bprocess\./,
+  /\bDate\.now\(/,
+  /\bnew Date\(\)/,
+  /\bfetch\(/,
+  /\bconsole\./,
+  /\bMath\.random\(/,
+]
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -36,7 +43,9 @@ describe('core is pure', () => {
   })
 
   it.each(files)('%s imports nothing outside core', (file) => {
-    const bad = importsOf(readFileSync(file, 'utf8')).filter((spec) => FORBIDDEN_IMPORTS.some((re) => re.test(spec)))
+    const bad = importsOf(readFileSync(file, 'utf8')).filter((spec) =>
+      FORBIDDEN_IMPORTS.some((re) => re.test(spec)),
+    )
     expect(bad).toEqual([])
   })
 
@@ -48,6 +57,9 @@ describe('core is pure', () => {
 
   it('the checker itself catches a forbidden import', () => {
     const sample = "import { Hono } from 'hono'\nimport x from 'node:fs'\nimport { y } from './y.ts'"
-    expect(importsOf(sample).filter((spec) => FORBIDDEN_IMPORTS.some((re) => re.test(spec)))).toEqual(['hono', 'node:fs'])
+    expect(importsOf(sample).filter((spec) => FORBIDDEN_IMPORTS.some((re) => re.test(spec)))).toEqual([
+      'hono',
+      'node:fs',
+    ])
   })
 })

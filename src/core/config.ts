@@ -35,7 +35,8 @@ export function parseConfig(env: Environment, hasConfiguredIdps: boolean): Confi
   let url: URL | null = null
   try {
     url = new URL(rawUrl)
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') problems.push('KEYGATE_URL must be an http(s) URL')
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      problems.push('KEYGATE_URL must be an http(s) URL')
   } catch {
     problems.push(`KEYGATE_URL is not a URL: "${rawUrl}"`)
   }
@@ -58,7 +59,8 @@ export function parseConfig(env: Environment, hasConfiguredIdps: boolean): Confi
   }
 
   const logLevel = (env.KEYGATE_LOG_LEVEL ?? 'info') as Config['logLevel']
-  if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) problems.push('KEYGATE_LOG_LEVEL must be debug, info, warn or error')
+  if (!['debug', 'info', 'warn', 'error'].includes(logLevel))
+    problems.push('KEYGATE_LOG_LEVEL must be debug, info, warn or error')
 
   if (problems.length > 0 || url === null) {
     throw new KeygateError('CONFIG_INVALID', `Invalid configuration:\n  - ${problems.join('\n  - ')}`)

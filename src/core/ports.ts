@@ -112,7 +112,10 @@ export interface Store {
    *  Throws KeygateError ADDRESS_POOL_EXHAUSTED when no address is free. */
   issueLease(input: IssueLeaseInput, now: number): Promise<Lease>
   getLease(id: string): Promise<Lease | null>
-  listLeases(filter: { identityId?: string; gateway?: string; state?: 'active' | 'ended' }, now: number): Promise<Lease[]>
+  listLeases(
+    filter: { identityId?: string; gateway?: string; state?: 'active' | 'ended' },
+    now: number,
+  ): Promise<Lease[]>
   /** Returns null when the lease is unknown or already ended. */
   revokeLease(id: string, reason: string, audit: NewAuditEvent, now: number): Promise<Lease | null>
   /** Moves expiry and/or grants of a live lease (renewal, policy shortening). */
@@ -126,7 +129,12 @@ export interface Store {
   sweepExpired(now: number): Promise<number>
 
   appendAudit(event: NewAuditEvent, now: number): Promise<void>
-  listAudit(filter: { identityId?: string; type?: string; before?: string; limit: number }): Promise<AuditEvent[]>
+  listAudit(filter: {
+    identityId?: string
+    type?: string
+    before?: string
+    limit: number
+  }): Promise<AuditEvent[]>
 
   /** Single-use login state: true exactly once per key, and only before `expiresAt`. */
   saveLoginState(key: string, expiresAt: number): Promise<void>
@@ -138,7 +146,10 @@ export interface Store {
 
   // Gateways. A gateway is named in the policy; its feed exists (by name) before it enrols.
   /** Stores a one-time enrollment token's hash. */
-  createEnrollment(input: { gatewayName: string; tokenHash: string; expiresAt: number }, now: number): Promise<void>
+  createEnrollment(
+    input: { gatewayName: string; tokenHash: string; expiresAt: number },
+    now: number,
+  ): Promise<void>
   /** Consumes the token (single-use, unexpired), records the gateway's public key and credential hash and
    *  gives it an overlay address from the pool. Throws ENROLLMENT_TOKEN_INVALID. */
   enrollGateway(

@@ -5,9 +5,9 @@
  */
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { openDatabase } from '../adapters/storage/open-database.ts'
 import { createJsonLogger } from '../adapters/runtime/json-logger.ts'
 import { cryptoRandom, systemClock } from '../adapters/runtime/web-runtime.ts'
+import { openDatabase } from '../adapters/storage/open-database.ts'
 import { createEnrollmentToken } from '../core/broker/gateway-feed.ts'
 import { parseConfig } from '../core/config.ts'
 import { isKeygateError, KeygateError } from '../core/errors.ts'
@@ -65,7 +65,9 @@ async function serve(): Promise<number> {
   const server = await startNodeServer()
   const logger = server.broker.logger
   process.on('SIGHUP', () => {
-    void server.policySource.reload().then((outcome) => logger.info('policy.reload_requested', { result: outcome.result }))
+    void server.policySource
+      .reload()
+      .then((outcome) => logger.info('policy.reload_requested', { result: outcome.result }))
   })
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
@@ -86,10 +88,16 @@ function cliConfig() {
 async function migrate(): Promise<number> {
   const config = cliConfig()
   const logger = createJsonLogger((line) => process.stderr.write(`${line}\n`), config.logLevel)
-  const database = await openDatabase({ databaseUrl: config.databaseUrl ?? undefined, dataDir: config.dataDir, logger })
+  const database = await openDatabase({
+    databaseUrl: config.databaseUrl ?? undefined,
+    dataDir: config.dataDir,
+    logger,
+  })
   try {
     await database.migrate()
-    process.stdout.write(`migrated ${config.databaseUrl === null ? `the embedded database in ${config.dataDir}` : 'PostgreSQL'}\n`)
+    process.stdout.write(
+      `migrated ${config.databaseUrl === null ? `the embedded database in ${config.dataDir}` : 'PostgreSQL'}\n`,
+    )
   } finally {
     await database.close()
   }
@@ -107,14 +115,24 @@ async function addGateway(name: string): Promise<number> {
     () => null,
   )
   if (token !== null) {
-    const response = await fetch(`${config.url}/api/v1/admin/gateways/${encodeURIComponent(name)}/enrollment-token`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}` },
-    }).catch(() => null)
+    const response = await fetch(
+      `${config.url}/api/v1/admin/gateways/${encodeURIComponent(name)}/enrollment-token`,
+      {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}` },
+      },
+    ).catch(() => null)
     if (response !== null) {
-      const body = (await response.json()) as { token?: string; expiresAt?: string; error?: { code: string; message: string } }
+      const body = (await response.json()) as {
+        token?: string
+        expiresAt?: string
+        error?: { code: string; message: string }
+      }
       if (!response.ok || body.token === undefined) {
-        throw new KeygateError((body.error?.code as 'INTERNAL') ?? 'INTERNAL', body.error?.message ?? `server answered ${response.status}`)
+        throw new KeygateError(
+          (body.error?.code as 'INTERNAL') ?? 'INTERNAL',
+          body.error?.message ?? `server answered ${response.status}`,
+        )
       }
       printEnrollment(name, body.token, body.expiresAt ?? '')
       return 0
@@ -127,10 +145,19 @@ async function addGateway(name: string): Promise<number> {
     process.stderr.write(`${loaded.errors.map(formatDiagnostic).join('\n')}\n`)
     return 1
   }
-  const database = await openDatabase({ databaseUrl: config.databaseUrl ?? undefined, dataDir: config.dataDir, logger })
+  const database = await openDatabase({
+    databaseUrl: config.databaseUrl ?? undefined,
+    dataDir: config.dataDir,
+    logger,
+  })
   try {
     if (config.databaseUrl === null) await database.migrate()
-    const deps = { store: database.store, clock: systemClock, random: cryptoRandom, policy: () => loaded.policy }
+    const deps = {
+      store: database.store,
+      clock: systemClock,
+      random: cryptoRandom,
+      policy: () => loaded.policy,
+    }
     const { token: enrollment, expiresAt } = await createEnrollmentToken(deps, name, 'local-cli')
     printEnrollment(name, enrollment, new Date(expiresAt).toISOString())
   } finally {
@@ -154,7 +181,9 @@ main(process.argv.slice(2)).then(
     if (isKeygateError(error)) {
       process.stderr.write(`keygate: ${error.code}: ${error.message}\n`)
     } else {
-      process.stderr.write(`keygate: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
+      process.stderr.write(
+        `keygate: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      )
     }
     process.exitCode = 1
   },

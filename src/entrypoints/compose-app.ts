@@ -57,7 +57,9 @@ export async function composeApp(options: ComposeOptions): Promise<ComposedApp> 
     cookies: await createCookieCodec(options.secret, options.config.url),
     metrics,
     readiness: () => readiness(broker),
-    ...(options.localAdminTokenHash === undefined ? {} : { localAdminTokenHash: options.localAdminTokenHash }),
+    ...(options.localAdminTokenHash === undefined
+      ? {}
+      : { localAdminTokenHash: options.localAdminTokenHash }),
     ...(options.extend === undefined ? {} : { extend: (a: Hono<AppEnv>) => options.extend?.(a, broker) }),
   })
   return { app, broker, metrics }

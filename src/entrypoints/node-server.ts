@@ -10,9 +10,9 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { getRequestListener } from '@hono/node-server'
 import postgres from 'postgres'
+import { callbackUrl } from '../adapters/http/routes/auth-routes.ts'
 import { createDevIdp, type DevIdp } from '../adapters/idp/dev-idp.ts'
 import { createIdentityProviders } from '../adapters/idp/oidc-identity-provider.ts'
-import { callbackUrl } from '../adapters/http/routes/auth-routes.ts'
 import { createLocalChangeNotifier } from '../adapters/notify/local-change-notifier.ts'
 import { createPgChangeNotifier } from '../adapters/notify/pg-change-notifier.ts'
 import { openPolicyFileSource, type PolicyFileSource } from '../adapters/policy/policy-file-source.ts'
@@ -53,14 +53,17 @@ export async function startNodeServer(options: NodeServerOptions = {}): Promise<
   const env = options.env ?? process.env
   const idpConfigs = parseIdpConfigs(env)
   const config = parseConfig(env, idpConfigs.length > 0)
-  const logger = options.logger ?? createJsonLogger((line) => process.stdout.write(`${line}\n`), config.logLevel)
+  const logger =
+    options.logger ?? createJsonLogger((line) => process.stdout.write(`${line}\n`), config.logLevel)
   const cleanups: Array<() => Promise<void> | void> = []
   const close = async () => {
     for (const cleanup of cleanups.reverse()) {
       try {
         await cleanup()
       } catch (error) {
-        logger.warn('server.cleanup_failed', { error: error instanceof Error ? error.message : String(error) })
+        logger.warn('server.cleanup_failed', {
+          error: error instanceof Error ? error.message : String(error),
+        })
       }
     }
   }
@@ -69,12 +72,20 @@ export async function startNodeServer(options: NodeServerOptions = {}): Promise<
     await mkdir(config.dataDir, { recursive: true, mode: 0o700 })
     const secret = config.secret ?? (await readOrCreateSecret(join(config.dataDir, 'secret'), logger))
 
-    const policySource = await openPolicyFileSource({ path: config.policyPath, logger, watch: options.watchPolicy ?? true })
+    const policySource = await openPolicyFileSource({
+      path: config.policyPath,
+      logger,
+      watch: options.watchPolicy ?? true,
+    })
     cleanups.push(() => policySource.close())
 
     let store = options.store
     if (store === undefined) {
-      const database = await openDatabase({ databaseUrl: config.databaseUrl ?? undefined, dataDir: config.dataDir, logger })
+      const database = await openDatabase({
+        databaseUrl: config.databaseUrl ?? undefined,
+        dataDir: config.dataDir,
+        logger,
+      })
       cleanups.push(() => database.close())
       // The embedded database is this process's own, so it migrates itself; PostgreSQL is migrated by
       // `keygate migrate`, once, not by every replica racing at start-up.
@@ -94,7 +105,10 @@ export async function startNodeServer(options: NodeServerOptions = {}): Promise<
       idpConfigs.push(devIdp.config)
     }
     if (idpConfigs.length === 0) {
-      throw new KeygateError('CONFIG_INVALID', 'No identity provider is configured: set KEYGATE_IDP_<ID>_ISSUER and friends (see README.md)')
+      throw new KeygateError(
+        'CONFIG_INVALID',
+        'No identity provider is configured: set KEYGATE_IDP_<ID>_ISSUER and friends (see README.md)',
+      )
     }
     const idps = createIdentityProviders(idpConfigs)
 
@@ -126,7 +140,9 @@ export async function startNodeServer(options: NodeServerOptions = {}): Promise<
       readiness: (broker) => readiness(broker, policySource),
     })
     registerPolicyMetrics(composed, policySource)
-    policySource.onSwap((previous, next) => applyPolicySwap(composed.broker, previous, next).then(() => undefined))
+    policySource.onSwap((previous, next) =>
+      applyPolicySwap(composed.broker, previous, next).then(() => undefined),
+    )
 
     const sweeper = setInterval(() => {
       composed.broker.store.sweepExpired(Date.now()).catch((error: unknown) => {
@@ -142,7 +158,11 @@ export async function startNodeServer(options: NodeServerOptions = {}): Promise<
       const honoListener = getRequestListener(composed.app.fetch)
       const mount = devIdp?.mountPath
       server = createServer((req, res) => {
-        if (devIdp !== null && mount !== undefined && (req.url === mount || req.url?.startsWith(`${mount}/`))) {
+        if (
+          devIdp !== null &&
+          mount !== undefined &&
+          (req.url === mount || req.url?.startsWith(`${mount}/`))
+        ) {
           devIdp.handle(req, res)
           return
         }
@@ -231,8 +251,10 @@ function registerPolicyMetrics(composed: ComposedApp, policySource: PolicyFileSo
       { labels: { result: 'failure' }, value: s.reloadsFailed },
     ]
   })
-  composed.metrics.gauge('keygate_policy_last_reload_failed', '1 when the latest policy reload failed (the previous policy stays live)', () =>
-    policySource.status().lastError === null ? 0 : 1,
+  composed.metrics.gauge(
+    'keygate_policy_last_reload_failed',
+    '1 when the latest policy reload failed (the previous policy stays live)',
+    () => (policySource.status().lastError === null ? 0 : 1),
   )
   composed.metrics.gauge('keygate_policy_loaded_timestamp_seconds', 'When the live policy was loaded', () =>
     Math.floor(policySource.status().lastLoadedAt / 1000),

@@ -63,7 +63,8 @@ export async function freeLoopbackPort(): Promise<number> {
 export async function startTestBroker(options: TestBrokerOptions): Promise<TestBroker> {
   const port = await freeLoopbackPort()
   const origin = `http://127.0.0.1:${port}`
-  const idp = options.idp ?? (await startTestIdp({ redirectUris: [`${origin}/auth/${TEST_IDP_ID}/callback`] }))
+  const idp =
+    options.idp ?? (await startTestIdp({ redirectUris: [`${origin}/auth/${TEST_IDP_ID}/callback`] }))
   if (options.idp !== undefined) idp.setRedirectUris([`${origin}/auth/${TEST_IDP_ID}/callback`])
   const db = options.database ?? (await createTestDatabase())
   const dataDir = await mkdtemp(join(tmpdir(), 'keygate-test-'))
@@ -83,7 +84,9 @@ export async function startTestBroker(options: TestBrokerOptions): Promise<TestB
     KEYGATE_IDP_TEST_CLIENT_ID: idp.clientId,
     KEYGATE_IDP_TEST_CLIENT_SECRET: idp.clientSecret,
     KEYGATE_IDP_TEST_PROFILE: options.profile ?? 'generic',
-    ...Object.fromEntries(Object.entries(options.idpSettings ?? {}).map(([k, v]) => [`KEYGATE_IDP_TEST_${k}`, v])),
+    ...Object.fromEntries(
+      Object.entries(options.idpSettings ?? {}).map(([k, v]) => [`KEYGATE_IDP_TEST_${k}`, v]),
+    ),
     ...(db.databaseUrl === undefined ? {} : { DATABASE_URL: db.databaseUrl }),
     ...options.env,
   }

@@ -8,7 +8,11 @@ export interface Metrics {
   observeRequest(method: string, status: number, durationMs: number): void
   countError(code: string): void
   count(name: string, help: string, labels?: Record<string, string>, by?: number): void
-  gauge(name: string, help: string, read: () => number | Array<{ labels: Record<string, string>; value: number }>): void
+  gauge(
+    name: string,
+    help: string,
+    read: () => number | Array<{ labels: Record<string, string>; value: number }>,
+  ): void
   render(): string
 }
 
@@ -55,14 +59,20 @@ export function createMetrics(): Metrics {
         lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`)
         for (const [labels, value] of values) lines.push(`${name}${labels} ${value}`)
       }
-      lines.push('# HELP keygate_http_request_duration_seconds HTTP request duration', '# TYPE keygate_http_request_duration_seconds histogram')
+      lines.push(
+        '# HELP keygate_http_request_duration_seconds HTTP request duration',
+        '# TYPE keygate_http_request_duration_seconds histogram',
+      )
       let cumulative = 0
       DURATION_BUCKETS_MS.forEach((le, i) => {
         cumulative += buckets[i]!
         lines.push(`keygate_http_request_duration_seconds_bucket{le="${le / 1000}"} ${cumulative}`)
       })
       lines.push(`keygate_http_request_duration_seconds_bucket{le="+Inf"} ${durationCount}`)
-      lines.push(`keygate_http_request_duration_seconds_sum ${durationSum}`, `keygate_http_request_duration_seconds_count ${durationCount}`)
+      lines.push(
+        `keygate_http_request_duration_seconds_sum ${durationSum}`,
+        `keygate_http_request_duration_seconds_count ${durationCount}`,
+      )
       for (const [name, { help, read }] of gauges) {
         lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`)
         const value = read()

@@ -19,7 +19,11 @@ export function openApiDocument(serverUrl: string) {
     components: {
       securitySchemes: {
         session: { type: 'apiKey', in: 'cookie', name: 'kg_session' },
-        gateway: { type: 'http', scheme: 'bearer', description: 'A gateway credential or a one-time enrollment token' },
+        gateway: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'A gateway credential or a one-time enrollment token',
+        },
       },
       schemas: {
         Error: {
@@ -36,7 +40,11 @@ export function openApiDocument(serverUrl: string) {
                   type: 'array',
                   items: {
                     type: 'object',
-                    properties: { code: { type: 'string' }, message: { type: 'string' }, source: { type: 'string' } },
+                    properties: {
+                      code: { type: 'string' },
+                      message: { type: 'string' },
+                      source: { type: 'string' },
+                    },
                   },
                 },
               },
@@ -52,7 +60,13 @@ export function openApiDocument(serverUrl: string) {
             addresses: { type: 'array', items: { type: 'string' } },
             gateways: {
               type: 'array',
-              items: { type: 'object', properties: { gateway: { type: 'string' }, routes: { type: 'array', items: { type: 'string' } } } },
+              items: {
+                type: 'object',
+                properties: {
+                  gateway: { type: 'string' },
+                  routes: { type: 'array', items: { type: 'string' } },
+                },
+              },
             },
             state: { type: 'string', enum: ['active', 'revoked', 'expired'] },
             createdAt: { type: 'string', format: 'date-time' },
@@ -60,18 +74,38 @@ export function openApiDocument(serverUrl: string) {
           },
         },
       },
-      responses: { Error: { description: 'An error with a stable code', ...json({ $ref: '#/components/schemas/Error' }) } },
+      responses: {
+        Error: {
+          description: 'An error with a stable code',
+          ...json({ $ref: '#/components/schemas/Error' }),
+        },
+      },
     },
     security: [{ session: [] }],
     paths: {
       '/auth/{idp}/login': {
-        get: { summary: 'Start sign-in with an IdP (302 to the IdP)', security: [], responses: { 302: { description: 'To the IdP' }, 404: error } },
+        get: {
+          summary: 'Start sign-in with an IdP (302 to the IdP)',
+          security: [],
+          responses: { 302: { description: 'To the IdP' }, 404: error },
+        },
       },
       '/auth/{idp}/callback': {
-        get: { summary: 'The IdP returns here; sets the session cookie', security: [], responses: { 303: { description: 'Signed in' }, 400: error, 401: error } },
+        get: {
+          summary: 'The IdP returns here; sets the session cookie',
+          security: [],
+          responses: { 303: { description: 'Signed in' }, 400: error, 401: error },
+        },
       },
-      '/auth/logout': { post: { summary: 'End the session', responses: { 204: { description: 'Signed out' } } } },
-      '/api/v1/me': { get: { summary: 'The session, its assurance verdict and the policy decision', responses: { 200: { description: 'OK' }, 401: error } } },
+      '/auth/logout': {
+        post: { summary: 'End the session', responses: { 204: { description: 'Signed out' } } },
+      },
+      '/api/v1/me': {
+        get: {
+          summary: 'The session, its assurance verdict and the policy decision',
+          responses: { 200: { description: 'OK' }, 401: error },
+        },
+      },
       '/api/v1/peers': {
         get: { summary: 'My leases', responses: { 200: { description: 'OK' }, 401: error } },
         post: {
@@ -79,10 +113,17 @@ export function openApiDocument(serverUrl: string) {
           requestBody: json({
             type: 'object',
             required: ['publicKey'],
-            properties: { publicKey: { type: 'string' }, name: { type: 'string', maxLength: 64 }, gateways: { type: 'array', items: { type: 'string' } } },
+            properties: {
+              publicKey: { type: 'string' },
+              name: { type: 'string', maxLength: 64 },
+              gateways: { type: 'array', items: { type: 'string' } },
+            },
           }),
           responses: {
-            201: { description: 'The lease and its wg-quick config', ...json({ $ref: '#/components/schemas/Lease' }) },
+            201: {
+              description: 'The lease and its wg-quick config',
+              ...json({ $ref: '#/components/schemas/Lease' }),
+            },
             400: error,
             401: error,
             403: error,
@@ -91,19 +132,61 @@ export function openApiDocument(serverUrl: string) {
           },
         },
       },
-      '/api/v1/peers/{id}': { delete: { summary: 'Revoke my lease', responses: { 200: { description: 'Revoked' }, 404: error, 409: error } } },
-      '/api/v1/peers/{id}/renew': {
-        post: { summary: 'Same key and address, new expiry', responses: { 200: { description: 'Renewed' }, 401: error, 403: error, 404: error } },
+      '/api/v1/peers/{id}': {
+        delete: {
+          summary: 'Revoke my lease',
+          responses: { 200: { description: 'Revoked' }, 404: error, 409: error },
+        },
       },
-      '/api/v1/admin/leases': { get: { summary: 'All leases (admins)', responses: { 200: { description: 'OK' }, 403: error } } },
-      '/api/v1/admin/leases/{id}': { delete: { summary: 'Revoke any lease (admins)', responses: { 200: { description: 'OK' }, 403: error } } },
-      '/api/v1/admin/gateways': { get: { summary: 'Gateways and their health (admins)', responses: { 200: { description: 'OK' } } } },
-      '/api/v1/admin/audit': { get: { summary: 'The audit log; ?format=jsonl exports', responses: { 200: { description: 'OK' } } } },
-      '/api/v1/gateways/enroll': { post: { summary: 'A gateway enrols with its one-time token', security: [{ gateway: [] }], responses: { 200: { description: 'Credential' }, 401: error } } },
-      '/api/v1/gateways/sync': { get: { summary: 'Long-poll the gateway change feed', security: [{ gateway: [] }], responses: { 200: { description: 'Changes' }, 401: error } } },
-      '/api/v1/gateways/status': { post: { summary: 'A gateway reports what it applied', security: [{ gateway: [] }], responses: { 204: { description: 'Recorded' } } } },
+      '/api/v1/peers/{id}/renew': {
+        post: {
+          summary: 'Same key and address, new expiry',
+          responses: { 200: { description: 'Renewed' }, 401: error, 403: error, 404: error },
+        },
+      },
+      '/api/v1/admin/leases': {
+        get: { summary: 'All leases (admins)', responses: { 200: { description: 'OK' }, 403: error } },
+      },
+      '/api/v1/admin/leases/{id}': {
+        delete: {
+          summary: 'Revoke any lease (admins)',
+          responses: { 200: { description: 'OK' }, 403: error },
+        },
+      },
+      '/api/v1/admin/gateways': {
+        get: { summary: 'Gateways and their health (admins)', responses: { 200: { description: 'OK' } } },
+      },
+      '/api/v1/admin/audit': {
+        get: { summary: 'The audit log; ?format=jsonl exports', responses: { 200: { description: 'OK' } } },
+      },
+      '/api/v1/gateways/enroll': {
+        post: {
+          summary: 'A gateway enrols with its one-time token',
+          security: [{ gateway: [] }],
+          responses: { 200: { description: 'Credential' }, 401: error },
+        },
+      },
+      '/api/v1/gateways/sync': {
+        get: {
+          summary: 'Long-poll the gateway change feed',
+          security: [{ gateway: [] }],
+          responses: { 200: { description: 'Changes' }, 401: error },
+        },
+      },
+      '/api/v1/gateways/status': {
+        post: {
+          summary: 'A gateway reports what it applied',
+          security: [{ gateway: [] }],
+          responses: { 204: { description: 'Recorded' } },
+        },
+      },
       '/healthz': { get: { security: [], responses: { 200: { description: 'Alive' } } } },
-      '/readyz': { get: { security: [], responses: { 200: { description: 'Ready' }, 503: { description: 'Not ready' } } } },
+      '/readyz': {
+        get: {
+          security: [],
+          responses: { 200: { description: 'Ready' }, 503: { description: 'Not ready' } },
+        },
+      },
       '/metrics': { get: { security: [], responses: { 200: { description: 'Prometheus text' } } } },
     },
   }

@@ -8,15 +8,19 @@ import type { LogFields, Logger } from '../../core/ports.ts'
 const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 } as const
 export type LogLevel = keyof typeof LEVELS
 
-const SECRET_FIELD = /token|secret|password|private|psk|preshared|cookie|authorization|code_verifier|credential/i
+const SECRET_FIELD =
+  /token|secret|password|private|psk|preshared|cookie|authorization|code_verifier|credential/i
 
 export function createJsonLogger(write: (line: string) => void, minimum: LogLevel = 'info'): Logger {
-  const log = (level: LogLevel) => (event: string, fields: LogFields = {}) => {
-    if (LEVELS[level] < LEVELS[minimum]) return
-    const safe: LogFields = {}
-    for (const [key, value] of Object.entries(fields)) safe[key] = SECRET_FIELD.test(key) ? '[redacted]' : value
-    write(JSON.stringify({ time: new Date().toISOString(), level, event, ...safe }))
-  }
+  const log =
+    (level: LogLevel) =>
+    (event: string, fields: LogFields = {}) => {
+      if (LEVELS[level] < LEVELS[minimum]) return
+      const safe: LogFields = {}
+      for (const [key, value] of Object.entries(fields))
+        safe[key] = SECRET_FIELD.test(key) ? '[redacted]' : value
+      write(JSON.stringify({ time: new Date().toISOString(), level, event, ...safe }))
+    }
   return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') }
 }
 

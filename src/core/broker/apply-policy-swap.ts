@@ -26,15 +26,26 @@ export async function applyPolicySwap(
   const outcome: PolicySwapOutcome = { checked: leases.length, revoked: 0, updated: 0 }
 
   for (const lease of leases) {
-    if (!identities.has(lease.identityId)) identities.set(lease.identityId, await deps.store.getIdentity(lease.identityId))
+    if (!identities.has(lease.identityId))
+      identities.set(lease.identityId, await deps.store.getIdentity(lease.identityId))
     const identity = identities.get(lease.identityId) ?? null
     const subject: Subject | null =
       identity === null
         ? null
-        : { idpId: identity.idpId, issuer: identity.issuer, subject: identity.subject, email: identity.email, groups: identity.groups, auth: lease.auth }
+        : {
+            idpId: identity.idpId,
+            issuer: identity.issuer,
+            subject: identity.subject,
+            email: identity.email,
+            groups: identity.groups,
+            auth: lease.auth,
+          }
     const verdict =
       subject === null
-        ? { action: 'revoke' as const, reasons: [{ code: 'IDENTITY_UNKNOWN', message: 'the lease’s identity no longer exists' }] }
+        ? {
+            action: 'revoke' as const,
+            reasons: [{ code: 'IDENTITY_UNKNOWN', message: 'the lease’s identity no longer exists' }],
+          }
         : reevaluateLease(next, lease, subject, now)
     if (verdict.action === 'keep') continue
 
@@ -47,7 +58,12 @@ export async function applyPolicySwap(
       data: { previousPolicyHash: previous.hash, policyHash: next.hash, reasons: verdict.reasons },
     }
     if (verdict.action === 'revoke') {
-      const done = await deps.store.revokeLease(lease.id, 'no longer allowed by the policy', { type: 'lease.revoked', ...audit }, now)
+      const done = await deps.store.revokeLease(
+        lease.id,
+        'no longer allowed by the policy',
+        { type: 'lease.revoked', ...audit },
+        now,
+      )
       if (done !== null) outcome.revoked += 1
     } else {
       const shortened = verdict.expiresAt < lease.expiresAt
@@ -57,7 +73,12 @@ export async function applyPolicySwap(
         {
           type: shortened ? 'lease.shortened' : 'lease.updated',
           ...audit,
-          data: { ...audit.data, previousExpiresAt: lease.expiresAt, expiresAt: verdict.expiresAt, grants: verdict.grants },
+          data: {
+            ...audit.data,
+            previousExpiresAt: lease.expiresAt,
+            expiresAt: verdict.expiresAt,
+            grants: verdict.grants,
+          },
         },
         now,
       )

@@ -3,7 +3,15 @@
  * every effect goes through a port, so the same code runs on Node and on Workers.
  */
 import type { CompiledPolicy } from '../policy/index.ts'
-import type { ChangeNotifier, Clock, IdentityProvider, Logger, Random, SecretSealer, Store } from '../ports.ts'
+import type {
+  ChangeNotifier,
+  Clock,
+  IdentityProvider,
+  Logger,
+  Random,
+  SecretSealer,
+  Store,
+} from '../ports.ts'
 import type { GatewayDirectory } from './gateway-directory.ts'
 
 export interface BrokerDeps {

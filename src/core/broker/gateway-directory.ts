@@ -19,15 +19,18 @@ export function createGatewayDirectory(store: Store, clock: Clock, maxAgeMs = 2_
     const now = clock.now()
     if (cached !== null && now - cached.at < maxAgeMs) return cached.byName
     // Concurrent issuances share one read instead of stampeding the store.
-    loading ??= store.listGateways().then((list) => {
-      const byName = new Map(list.map((g) => [g.name, g]))
-      cached = { at: clock.now(), byName }
-      loading = null
-      return byName
-    }, (error: unknown) => {
-      loading = null
-      throw error
-    })
+    loading ??= store.listGateways().then(
+      (list) => {
+        const byName = new Map(list.map((g) => [g.name, g]))
+        cached = { at: clock.now(), byName }
+        loading = null
+        return byName
+      },
+      (error: unknown) => {
+        loading = null
+        throw error
+      },
+    )
     return loading
   }
 

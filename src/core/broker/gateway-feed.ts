@@ -38,23 +38,40 @@ export async function createEnrollmentToken(
   actor: string,
 ): Promise<{ token: string; expiresAt: number }> {
   if (!deps.policy().gateways.has(gatewayName)) {
-    throw new KeygateError('GATEWAY_UNKNOWN', `Gateway "${gatewayName}" is not declared in the policy's "gateways"`, {
-      details: { known: [...deps.policy().gateways.keys()] },
-    })
+    throw new KeygateError(
+      'GATEWAY_UNKNOWN',
+      `Gateway "${gatewayName}" is not declared in the policy's "gateways"`,
+      {
+        details: { known: [...deps.policy().gateways.keys()] },
+      },
+    )
   }
   const token = `kge_${randomId(deps, 32)}`
   const now = deps.clock.now()
   const expiresAt = now + ENROLLMENT_TOKEN_TTL_MS
   await deps.store.createEnrollment({ gatewayName, tokenHash: hashSecret(token), expiresAt }, now)
   await deps.store.appendAudit(
-    { type: 'gateway.enrollment_created', identityId: null, leaseId: null, gatewayId: gatewayName, actor, policyHash: null, data: { expiresAt } },
+    {
+      type: 'gateway.enrollment_created',
+      identityId: null,
+      leaseId: null,
+      gatewayId: gatewayName,
+      actor,
+      policyHash: null,
+      data: { expiresAt },
+    },
     now,
   )
   return { token, expiresAt }
 }
 
-export async function enrollGateway(deps: BrokerDeps, token: string | null, body: unknown): Promise<EnrollResponse> {
-  if (token === null) throw new KeygateError('ENROLLMENT_TOKEN_INVALID', 'Send the one-time enrollment token as a Bearer token')
+export async function enrollGateway(
+  deps: BrokerDeps,
+  token: string | null,
+  body: unknown,
+): Promise<EnrollResponse> {
+  if (token === null)
+    throw new KeygateError('ENROLLMENT_TOKEN_INVALID', 'Send the one-time enrollment token as a Bearer token')
   const request = parseEnrollRequest(body)
   const credential = `kgc_${randomId(deps, 32)}`
   const policy = deps.policy()
@@ -71,12 +88,20 @@ export async function enrollGateway(deps: BrokerDeps, token: string | null, body
   // The store writes the `gateway.enrolled` audit event in the enrollment's transaction.
   deps.gateways.invalidate()
   deps.logger.info('gateway.enrolled', { gateway: gateway.name })
-  return { protocolVersion: PROTOCOL_VERSION, gateway: gateway.name, credential, addressV4: gateway.addressV4, addressV6: gateway.addressV6 }
+  return {
+    protocolVersion: PROTOCOL_VERSION,
+    gateway: gateway.name,
+    credential,
+    addressV4: gateway.addressV4,
+    addressV6: gateway.addressV6,
+  }
 }
 
 export async function authenticateGateway(deps: BrokerDeps, credential: string | null): Promise<Gateway> {
-  const gateway = credential === null ? null : await deps.store.findGatewayByCredential(hashSecret(credential))
-  if (gateway === null) throw new KeygateError('GATEWAY_CREDENTIAL_INVALID', 'Unknown or revoked gateway credential')
+  const gateway =
+    credential === null ? null : await deps.store.findGatewayByCredential(hashSecret(credential))
+  if (gateway === null)
+    throw new KeygateError('GATEWAY_CREDENTIAL_INVALID', 'Unknown or revoked gateway credential')
   return gateway
 }
 
@@ -123,14 +148,23 @@ async function respond(deps: BrokerDeps, page: GatewayFeedPage): Promise<SyncRes
       presharedKeys.set(change.leaseId, encodeBase64(await deps.sealer.open(change.presharedKeyCiphertext)))
     }),
   )
-  return buildSyncResponse(page, presharedKeys, deps.clock.now(), !page.reset && page.changes.length >= FEED_PAGE_LIMIT)
+  return buildSyncResponse(
+    page,
+    presharedKeys,
+    deps.clock.now(),
+    !page.reset && page.changes.length >= FEED_PAGE_LIMIT,
+  )
 }
 
 export async function recordGatewayStatus(deps: BrokerDeps, gateway: Gateway, body: unknown): Promise<void> {
   const status = parseStatusRequest(body)
   await deps.store.recordGatewayStatus(
     gateway.name,
-    { appliedVersion: status.appliedVersion, peerCount: status.peerCount, latestHandshakes: status.latestHandshakes },
+    {
+      appliedVersion: status.appliedVersion,
+      peerCount: status.peerCount,
+      latestHandshakes: status.latestHandshakes,
+    },
     deps.clock.now(),
   )
 }

@@ -38,7 +38,11 @@ export interface IssuedLease {
   config: string
 }
 
-export async function issueLease(deps: BrokerDeps, session: SessionContext, request: IssueLeaseRequest): Promise<IssuedLease> {
+export async function issueLease(
+  deps: BrokerDeps,
+  session: SessionContext,
+  request: IssueLeaseRequest,
+): Promise<IssuedLease> {
   const publicKey = parseWireGuardPublicKey(request.publicKey)
   const name = parseDeviceName(request.name)
   const requestedGateways = parseRequestedGateways(request.gateways)
@@ -83,13 +87,22 @@ export async function issueLease(deps: BrokerDeps, session: SessionContext, requ
         gatewayId: null,
         actor: session.email,
         policyHash: policy.hash,
-        data: { publicKey, grants: decision.grants, matchedGrants: decision.matchedGrants, ...auditAuth(session.auth) },
+        data: {
+          publicKey,
+          grants: decision.grants,
+          matchedGrants: decision.matchedGrants,
+          ...auditAuth(session.auth),
+        },
       },
     },
     now,
   )
   deps.notifier.publish(lease.grants.map((g) => g.gateway))
-  deps.logger.info('lease.issued', { leaseId: lease.id, identityId: session.identityId, gateways: lease.grants.length })
+  deps.logger.info('lease.issued', {
+    leaseId: lease.id,
+    identityId: session.identityId,
+    gateways: lease.grants.length,
+  })
   return { lease, ...(await renderLeaseConfig(deps, policy, lease, encodeBase64(presharedKey))) }
 }
 
@@ -106,9 +119,17 @@ export async function renderLeaseConfig(
     const declared = policy.gateways.get(grant.gateway)
     const enrolled = await deps.gateways.get(grant.gateway)
     const endpoint = declared?.endpoint ?? ''
-    gateways.push({ name: grant.gateway, endpoint, routes: grant.routes, enrolled: enrolled?.publicKey != null })
+    gateways.push({
+      name: grant.gateway,
+      endpoint,
+      routes: grant.routes,
+      enrolled: enrolled?.publicKey != null,
+    })
     if (enrolled?.publicKey == null || declared === undefined) continue
-    const overlay = [enrolled.addressV4 && `${enrolled.addressV4}/32`, enrolled.addressV6 && `${enrolled.addressV6}/128`]
+    const overlay = [
+      enrolled.addressV4 && `${enrolled.addressV4}/32`,
+      enrolled.addressV6 && `${enrolled.addressV6}/128`,
+    ]
     peers.push({
       publicKey: enrolled.publicKey,
       presharedKey,
@@ -118,7 +139,12 @@ export async function renderLeaseConfig(
     })
   }
   const addresses = [`${lease.addressV4}/32`, ...(lease.addressV6 === null ? [] : [`${lease.addressV6}/128`])]
-  const config = renderClientConfig({ addresses, dns: policy.network.dns, peers, name: lease.name ?? undefined })
+  const config = renderClientConfig({
+    addresses,
+    dns: policy.network.dns,
+    peers,
+    name: lease.name ?? undefined,
+  })
   return { gateways, config }
 }
 
@@ -143,11 +169,18 @@ export function denialError(decision: Extract<Decision, { allow: false }>): Keyg
     })
   }
   if (decision.code === 'ASSURANCE_UNMET') {
-    return new KeygateError('MFA_REQUIRED', 'This access requires a sign-in with multi-factor authentication', {
-      reasons,
-    })
+    return new KeygateError(
+      'MFA_REQUIRED',
+      'This access requires a sign-in with multi-factor authentication',
+      {
+        reasons,
+      },
+    )
   }
-  return new KeygateError('POLICY_DENIED', 'The policy does not allow this access', { reasons, details: { decision: decision.code } })
+  return new KeygateError('POLICY_DENIED', 'The policy does not allow this access', {
+    reasons,
+    details: { decision: decision.code },
+  })
 }
 
 function parseDeviceName(value: unknown): string | null {
@@ -170,8 +203,15 @@ function parseDeviceName(value: unknown): string | null {
 
 function parseRequestedGateways(value: unknown): string[] | null {
   if (value === undefined || value === null) return null
-  if (!Array.isArray(value) || value.length > MAX_REQUESTED_GATEWAYS || !value.every((g) => typeof g === 'string')) {
-    throw new KeygateError('INVALID_REQUEST', `"gateways" must be an array of at most ${MAX_REQUESTED_GATEWAYS} gateway names`)
+  if (
+    !Array.isArray(value) ||
+    value.length > MAX_REQUESTED_GATEWAYS ||
+    !value.every((g) => typeof g === 'string')
+  ) {
+    throw new KeygateError(
+      'INVALID_REQUEST',
+      `"gateways" must be an array of at most ${MAX_REQUESTED_GATEWAYS} gateway names`,
+    )
   }
   return value as string[]
 }

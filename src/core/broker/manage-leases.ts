@@ -47,7 +47,11 @@ export async function listOwnLeases(deps: BrokerDeps, session: SessionContext): 
   return deps.store.listLeases({ identityId: session.identityId }, deps.clock.now())
 }
 
-export async function revokeOwnLease(deps: BrokerDeps, session: SessionContext, leaseId: string): Promise<Lease> {
+export async function revokeOwnLease(
+  deps: BrokerDeps,
+  session: SessionContext,
+  leaseId: string,
+): Promise<Lease> {
   const lease = await deps.store.getLease(leaseId)
   if (lease === null || lease.identityId !== session.identityId) {
     throw new KeygateError('NOT_FOUND', `No lease "${leaseId}" of yours exists`)
@@ -55,13 +59,22 @@ export async function revokeOwnLease(deps: BrokerDeps, session: SessionContext, 
   return revokeLeaseAs(deps, lease, session.email, 'revoked by its owner')
 }
 
-export async function revokeLeaseAsAdmin(deps: BrokerDeps, adminActor: string, leaseId: string): Promise<Lease> {
+export async function revokeLeaseAsAdmin(
+  deps: BrokerDeps,
+  adminActor: string,
+  leaseId: string,
+): Promise<Lease> {
   const lease = await deps.store.getLease(leaseId)
   if (lease === null) throw new KeygateError('NOT_FOUND', `No lease "${leaseId}" exists`)
   return revokeLeaseAs(deps, lease, adminActor, 'revoked by an administrator')
 }
 
-async function revokeLeaseAs(deps: BrokerDeps, lease: Lease, actor: string | null, reason: string): Promise<Lease> {
+async function revokeLeaseAs(
+  deps: BrokerDeps,
+  lease: Lease,
+  actor: string | null,
+  reason: string,
+): Promise<Lease> {
   const now = deps.clock.now()
   if (leaseState(lease, now) !== 'active') {
     throw new KeygateError('LEASE_NOT_ACTIVE', `Lease "${lease.id}" has already ended`)
@@ -91,7 +104,11 @@ async function revokeLeaseAs(deps: BrokerDeps, lease: Lease, actor: string | nul
  * so the WireGuard session carries on. The session's sign-in must satisfy the policy now, so a renewal
  * after the auth age ran out is a step-up demand, never a silent extension.
  */
-export async function renewOwnLease(deps: BrokerDeps, session: SessionContext, leaseId: string): Promise<Lease> {
+export async function renewOwnLease(
+  deps: BrokerDeps,
+  session: SessionContext,
+  leaseId: string,
+): Promise<Lease> {
   const lease = await deps.store.getLease(leaseId)
   if (lease === null || lease.identityId !== session.identityId) {
     throw new KeygateError('NOT_FOUND', `No lease "${leaseId}" of yours exists`)
@@ -109,7 +126,12 @@ export async function renewOwnLease(deps: BrokerDeps, session: SessionContext, l
   if (!decision.allow) throw denialError(decision)
   const renewed = await deps.store.updateLease(
     lease.id,
-    { expiresAt: Math.max(decision.expiresAt, lease.expiresAt), grants: decision.grants, auth: session.auth, policyHash: policy.hash },
+    {
+      expiresAt: Math.max(decision.expiresAt, lease.expiresAt),
+      grants: decision.grants,
+      auth: session.auth,
+      policyHash: policy.hash,
+    },
     {
       type: 'lease.renewed',
       identityId: lease.identityId,
@@ -121,7 +143,8 @@ export async function renewOwnLease(deps: BrokerDeps, session: SessionContext, l
     },
     now,
   )
-  if (renewed === null) throw new KeygateError('LEASE_NOT_ACTIVE', `Lease "${lease.id}" has ended; request a new one`)
+  if (renewed === null)
+    throw new KeygateError('LEASE_NOT_ACTIVE', `Lease "${lease.id}" has ended; request a new one`)
   deps.notifier.publish([...new Set([...lease.grants, ...renewed.grants].map((g) => g.gateway))])
   return renewed
 }

@@ -6,7 +6,7 @@
  * callback is refused even with a valid cookie), the freshness check on auth_time, the verdict, and
  * the audit trail of every success and failure.
  */
-import { KeygateError, isKeygateError } from '../errors.ts'
+import { isKeygateError, KeygateError } from '../errors.ts'
 import { checkAuthFreshness } from '../identity/index.ts'
 import type { AuthFacts, Identity } from '../model.ts'
 import { encodeBase64 } from '../peers/base64.ts'
@@ -59,18 +59,29 @@ export async function completeSignIn(
   const pending = input.pending
   try {
     if (pending === null || pending.idpId !== idp.id) {
-      throw new KeygateError('LOGIN_STATE_INVALID', 'No sign-in is in progress in this browser for this IdP; start again')
+      throw new KeygateError(
+        'LOGIN_STATE_INVALID',
+        'No sign-in is in progress in this browser for this IdP; start again',
+      )
     }
     if (input.callbackUrl.searchParams.get('state') !== pending.state) {
-      throw new KeygateError('LOGIN_STATE_INVALID', 'The state returned by the IdP does not match this browser’s sign-in')
+      throw new KeygateError(
+        'LOGIN_STATE_INVALID',
+        'The state returned by the IdP does not match this browser’s sign-in',
+      )
     }
     if (!(await store.consumeLoginState(pending.state, clock.now()))) {
-      throw new KeygateError('LOGIN_STATE_INVALID', 'This sign-in response was already used or has expired; start again')
+      throw new KeygateError(
+        'LOGIN_STATE_INVALID',
+        'This sign-in response was already used or has expired; start again',
+      )
     }
     const login = await idp.completeLogin(input.callbackUrl, pending)
     const stale = checkAuthFreshness(login.auth, pending.maxAgeSeconds, clock.now())
     if (stale !== null) {
-      throw new KeygateError(stale.code as 'AUTH_TIME_MISSING' | 'AUTH_TOO_OLD', stale.message, { reasons: [stale] })
+      throw new KeygateError(stale.code as 'AUTH_TIME_MISSING' | 'AUTH_TOO_OLD', stale.message, {
+        reasons: [stale],
+      })
     }
 
     const now = clock.now()
@@ -143,7 +154,14 @@ export function findIdentityProvider(deps: BrokerDeps, idpId: string) {
 
 /** The raw authentication facts every audit event and lease keeps. */
 export function auditAuth(auth: AuthFacts): Record<string, unknown> {
-  return { verdict: auth.verdict, amr: auth.amr, acr: auth.acr, acrs: auth.acrs, authTime: auth.authTime, stepUp: auth.stepUp }
+  return {
+    verdict: auth.verdict,
+    amr: auth.amr,
+    acr: auth.acr,
+    acrs: auth.acrs,
+    authTime: auth.authTime,
+    stepUp: auth.stepUp,
+  }
 }
 
 export function randomId(deps: Pick<BrokerDeps, 'random'>, bytes = 16): string {

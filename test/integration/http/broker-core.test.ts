@@ -1,13 +1,18 @@
 // The broker core end to end over HTTP: sign-in through a real oidc-provider following the real
 // redirects, then issuance, listing, revocation and refusals, on the database KEYGATE_TEST_DB names.
+import { randomBytes } from 'node:crypto'
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateKeyPair } from '../../../src/core/peers/keys.ts'
 import { parseWireGuardConfig } from '../../../src/core/peers/wg-config.ts'
 import { corePolicy } from '../../fixtures/policies.ts'
 import { CookieJar, captureCallbackUrl, requestWithJar } from '../../support/login-driver.ts'
-import { type TestBroker, startTestBroker, TEST_IDP_ID } from '../../support/test-broker.ts'
+import { startTestBroker, TEST_IDP_ID, type TestBroker } from '../../support/test-broker.ts'
 import { MFA_SCENARIO, PASSWORD_ONLY_SCENARIO } from '../../support/test-idp.ts'
-import { randomBytes } from 'node:crypto'
+
+// Response bodies are read loosely: each test asserts the fields it relies on.
+// biome-ignore lint/suspicious/noExplicitAny: see above
+type Json = Record<string, any>
 
 const newPublicKey = () => generateKeyPair((n) => new Uint8Array(randomBytes(n))).publicKey
 
@@ -30,19 +35,27 @@ describe('broker core over HTTP', () => {
 
   it('an MFA sign-in gets a lease with a wg-quick config for its key', async () => {
     const publicKey = newPublicKey()
-    const response = await broker.api(alice, '/api/v1/peers', { method: 'POST', json: { publicKey, name: 'laptop' } })
+    const response = await broker.api(alice, '/api/v1/peers', {
+      method: 'POST',
+      json: { publicKey, name: 'laptop' },
+    })
     expect(response.status).toBe(201)
-    const lease = (await response.json()) as Record<string, any>
+    const lease = (await response.json()) as Json
     expect(lease.publicKey).toBe(publicKey)
     expect(lease.address).toMatch(/^100\.96\.\d+\.\d+$/)
     expect(lease.addresses[1]).toMatch(/^fd7a:115c:a1e0:/)
     expect(Date.parse(lease.expiresAt) - Date.now()).toBeGreaterThan(50 * 60_000)
     expect(lease.gateways.map((g: { name: string }) => g.name).sort()).toEqual(['gw-a', 'gw-b'])
-    const config = parseWireGuardConfig(lease.config.replace(/^PrivateKey = .*$/m, `PrivateKey = ${generateKeyPair((n) => new Uint8Array(randomBytes(n))).privateKey}`))
+    const config = parseWireGuardConfig(
+      lease.config.replace(
+        /^PrivateKey = .*$/m,
+        `PrivateKey = ${generateKeyPair((n) => new Uint8Array(randomBytes(n))).privateKey}`,
+      ),
+    )
     expect(config.interface.addresses).toContain(`${lease.address}/32`)
     expect(lease.config).toContain('# Device: laptop')
 
-    const me = (await (await broker.api(alice, '/api/v1/me')).json()) as Record<string, any>
+    const me = (await (await broker.api(alice, '/api/v1/me')).json()) as Json
     expect(me.identity.email).toBe('alice@example.com')
     expect(me.auth.verdict).toBe('mfa')
     expect(me.decision.allow).toBe(true)
@@ -58,7 +71,9 @@ describe('broker core over HTTP', () => {
     const created = (await (
       await broker.api(alice, '/api/v1/peers', { method: 'POST', json: { publicKey: newPublicKey() } })
     ).json()) as { id: string }
-    const list = (await (await broker.api(alice, '/api/v1/peers')).json()) as { peers: Array<{ id: string; state: string }> }
+    const list = (await (await broker.api(alice, '/api/v1/peers')).json()) as {
+      peers: Array<{ id: string; state: string }>
+    }
     expect(list.peers.map((p) => p.id)).toContain(created.id)
 
     const carol = (await broker.login({ ...MFA_SCENARIO, sub: 'user-carol', email: 'carol@example.com' })).jar
@@ -76,9 +91,12 @@ describe('broker core over HTTP', () => {
 
   it('a password-only sign-in gets 403 MFA_REQUIRED with reasons, and nothing is stored', async () => {
     const { jar } = await broker.login(PASSWORD_ONLY_SCENARIO)
-    const me = (await (await broker.api(jar, '/api/v1/me')).json()) as Record<string, any>
+    const me = (await (await broker.api(jar, '/api/v1/me')).json()) as Json
     expect(me.auth.verdict).toBe('single')
-    const response = await broker.api(jar, '/api/v1/peers', { method: 'POST', json: { publicKey: newPublicKey() } })
+    const response = await broker.api(jar, '/api/v1/peers', {
+      method: 'POST',
+      json: { publicKey: newPublicKey() },
+    })
     const error = await errorOf(response)
     expect(error).toMatchObject({ status: 403, code: 'MFA_REQUIRED' })
     expect(error.reasons?.length).toBeGreaterThan(0)
@@ -87,7 +105,11 @@ describe('broker core over HTTP', () => {
   })
 
   it('refuses a sign-in whose auth_time is older than the maximum auth age', async () => {
-    const { response } = await broker.login({ ...MFA_SCENARIO, sub: 'user-old', authTimeOffsetSeconds: 2 * 3600 })
+    const { response } = await broker.login({
+      ...MFA_SCENARIO,
+      sub: 'user-old',
+      authTimeOffsetSeconds: 2 * 3600,
+    })
     expect(await errorOf(response)).toMatchObject({ status: 401, code: 'AUTH_TOO_OLD' })
   })
 
@@ -103,7 +125,10 @@ describe('broker core over HTTP', () => {
     const { callbackUrl } = await captureCallbackUrl(`${broker.origin}/auth/${TEST_IDP_ID}/login`, jar)
     const forged = new URL(callbackUrl)
     forged.searchParams.set('state', 'not-the-state')
-    expect(await errorOf(await requestWithJar(forged, jar.clone()))).toMatchObject({ status: 400, code: 'LOGIN_STATE_INVALID' })
+    expect(await errorOf(await requestWithJar(forged, jar.clone()))).toMatchObject({
+      status: 400,
+      code: 'LOGIN_STATE_INVALID',
+    })
 
     const first = await requestWithJar(callbackUrl, jar.clone())
     expect(first.status).toBe(303)
@@ -116,8 +141,13 @@ describe('broker core over HTTP', () => {
 
   it('a callback without the pre-login cookie is refused', async () => {
     broker.idp.setScenario(MFA_SCENARIO)
-    const { callbackUrl } = await captureCallbackUrl(`${broker.origin}/auth/${TEST_IDP_ID}/login`, new CookieJar())
-    expect(await errorOf(await fetch(callbackUrl, { redirect: 'manual' }))).toMatchObject({ code: 'LOGIN_STATE_INVALID' })
+    const { callbackUrl } = await captureCallbackUrl(
+      `${broker.origin}/auth/${TEST_IDP_ID}/login`,
+      new CookieJar(),
+    )
+    expect(await errorOf(await fetch(callbackUrl, { redirect: 'manual' }))).toMatchObject({
+      code: 'LOGIN_STATE_INVALID',
+    })
   })
 
   it('logout ends the session', async () => {
@@ -127,7 +157,10 @@ describe('broker core over HTTP', () => {
     // The driver asks like a browser (text/html), so logout answers with a redirect to the portal.
     expect((await broker.api(jar, '/auth/logout', { method: 'POST' })).status).toBe(303)
     // The cookie a thief copied before logout is dead too: the store ended the session.
-    expect(await errorOf(await broker.api(stolen, '/api/v1/me'))).toMatchObject({ status: 401, code: 'UNAUTHENTICATED' })
+    expect(await errorOf(await broker.api(stolen, '/api/v1/me'))).toMatchObject({
+      status: 401,
+      code: 'UNAUTHENTICATED',
+    })
   })
 
   describe('bad input: a clear code, nothing stored', () => {
@@ -136,10 +169,25 @@ describe('broker core over HTTP', () => {
       ['a key of 31 bytes', { publicKey: Buffer.alloc(31, 7).toString('base64') }, 400, 'INVALID_PUBLIC_KEY'],
       ['the all-zero key', { publicKey: Buffer.alloc(32).toString('base64') }, 400, 'INVALID_PUBLIC_KEY'],
       // u = 1 is a point of order 4 on Curve25519.
-      ['a low-order point', { publicKey: Buffer.from([1, ...new Array(31).fill(0)]).toString('base64') }, 400, 'INVALID_PUBLIC_KEY'],
+      [
+        'a low-order point',
+        { publicKey: Buffer.from([1, ...new Array(31).fill(0)]).toString('base64') },
+        400,
+        'INVALID_PUBLIC_KEY',
+      ],
       ['a missing key', {}, 400, 'INVALID_PUBLIC_KEY'],
-      ['a name with a newline', { publicKey: 'KEY', name: 'laptop\nPostUp = rm -rf /' }, 400, 'INVALID_REQUEST'],
-      ['a name with a [Peer] line', { publicKey: 'KEY', name: 'x\r\n[Peer]\r\nPublicKey = abc' }, 400, 'INVALID_REQUEST'],
+      [
+        'a name with a newline',
+        { publicKey: 'KEY', name: 'laptop\nPostUp = rm -rf /' },
+        400,
+        'INVALID_REQUEST',
+      ],
+      [
+        'a name with a [Peer] line',
+        { publicKey: 'KEY', name: 'x\r\n[Peer]\r\nPublicKey = abc' },
+        400,
+        'INVALID_REQUEST',
+      ],
       ['a name that is not a string', { publicKey: 'KEY', name: 42 }, 400, 'INVALID_REQUEST'],
       ['gateways that are not names', { publicKey: 'KEY', gateways: 'gw-a' }, 400, 'INVALID_REQUEST'],
     ]
@@ -147,7 +195,9 @@ describe('broker core over HTTP', () => {
       const before = (await broker.db.store.listLeases({}, Date.now())).length
       const json = { ...(body as object) } as Record<string, unknown>
       if (json.publicKey === 'KEY') json.publicKey = newPublicKey()
-      expect(await errorOf(await broker.api(alice, '/api/v1/peers', { method: 'POST', json }))).toMatchObject({ status, code })
+      expect(await errorOf(await broker.api(alice, '/api/v1/peers', { method: 'POST', json }))).toMatchObject(
+        { status, code },
+      )
       expect((await broker.db.store.listLeases({}, Date.now())).length).toBe(before)
     })
 
@@ -162,19 +212,37 @@ describe('broker core over HTTP', () => {
     })
 
     it('broken JSON and a non-JSON body are 400 INVALID_REQUEST', async () => {
-      const broken = await broker.api(alice, '/api/v1/peers', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"publicKey":' })
+      const broken = await broker.api(alice, '/api/v1/peers', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"publicKey":',
+      })
       expect(await errorOf(broken)).toMatchObject({ status: 400, code: 'INVALID_REQUEST' })
-      const form = await broker.api(alice, '/api/v1/peers', { method: 'POST', headers: { 'content-type': 'text/plain', origin: broker.origin }, body: 'x' })
+      const form = await broker.api(alice, '/api/v1/peers', {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain', origin: broker.origin },
+        body: 'x',
+      })
       expect(await errorOf(form)).toMatchObject({ status: 400, code: 'INVALID_REQUEST' })
     })
 
     it('an unknown IdP id is 404 UNKNOWN_IDP', async () => {
-      expect(await errorOf(await broker.api(null, '/auth/nope/login'))).toMatchObject({ status: 404, code: 'UNKNOWN_IDP' })
-      expect(await errorOf(await broker.api(null, '/auth/nope/callback?code=x&state=y'))).toMatchObject({ status: 404, code: 'UNKNOWN_IDP' })
+      expect(await errorOf(await broker.api(null, '/auth/nope/login'))).toMatchObject({
+        status: 404,
+        code: 'UNKNOWN_IDP',
+      })
+      expect(await errorOf(await broker.api(null, '/auth/nope/callback?code=x&state=y'))).toMatchObject({
+        status: 404,
+        code: 'UNKNOWN_IDP',
+      })
     })
 
     it('no session is 401 UNAUTHENTICATED', async () => {
-      expect(await errorOf(await broker.api(null, '/api/v1/peers', { method: 'POST', json: { publicKey: newPublicKey() } }))).toMatchObject({
+      expect(
+        await errorOf(
+          await broker.api(null, '/api/v1/peers', { method: 'POST', json: { publicKey: newPublicKey() } }),
+        ),
+      ).toMatchObject({
         status: 401,
         code: 'UNAUTHENTICATED',
       })
@@ -194,9 +262,14 @@ describe('broker core over HTTP', () => {
   it('200 concurrent issuances get 200 distinct addresses, each lease and audit event stored', async () => {
     const jar = (await broker.login({ ...MFA_SCENARIO, sub: 'user-many', email: 'many@example.com' })).jar
     const responses = await Promise.all(
-      Array.from({ length: 200 }, () => broker.api(jar, '/api/v1/peers', { method: 'POST', json: { publicKey: newPublicKey() } })),
+      Array.from({ length: 200 }, () =>
+        broker.api(jar, '/api/v1/peers', { method: 'POST', json: { publicKey: newPublicKey() } }),
+      ),
     )
-    const bodies = (await Promise.all(responses.map((r) => r.json()))) as Array<{ id: string; address: string }>
+    const bodies = (await Promise.all(responses.map((r) => r.json()))) as Array<{
+      id: string
+      address: string
+    }>
     expect(responses.map((r) => r.status)).toEqual(new Array(200).fill(201))
     expect(new Set(bodies.map((b) => b.address)).size).toBe(200)
     const identityId = (await broker.db.store.getLease(bodies[0]!.id))!.identityId
@@ -215,7 +288,9 @@ describe('broker core over HTTP', () => {
     expect(ready.ready).toBe(true)
     const metrics = await (await broker.api(null, '/metrics')).text()
     expect(metrics).toContain('keygate_http_requests_total')
-    const openapi = (await (await broker.api(null, '/openapi.json')).json()) as { paths: Record<string, unknown> }
+    const openapi = (await (await broker.api(null, '/openapi.json')).json()) as {
+      paths: Record<string, unknown>
+    }
     expect(Object.keys(openapi.paths)).toContain('/api/v1/peers')
   })
 })
@@ -234,7 +309,9 @@ describe('a small address pool', () => {
   it('gives 4 leases, then 409 ADDRESS_POOL_EXHAUSTED, and reuses an address once its lease ended', async () => {
     const enrollment = await broker.api(null, '/api/v1/admin/gateways/gw-a/enrollment-token', {
       method: 'POST',
-      headers: { authorization: `Bearer ${(await import('node:fs/promises').then((fs) => fs.readFile(`${broker.dataDir}/admin-token`, 'utf8'))).trim()}` },
+      headers: {
+        authorization: `Bearer ${(await import('node:fs/promises').then((fs) => fs.readFile(`${broker.dataDir}/admin-token`, 'utf8'))).trim()}`,
+      },
     })
     expect(enrollment.status).toBe(201)
     const { token } = (await enrollment.json()) as { token: string }
@@ -247,17 +324,26 @@ describe('a small address pool', () => {
 
     const { jar } = await broker.login(MFA_SCENARIO)
     const responses = await Promise.all(
-      Array.from({ length: 6 }, () => broker.api(jar, '/api/v1/peers', { method: 'POST', json: { publicKey: newPublicKey() } })),
+      Array.from({ length: 6 }, () =>
+        broker.api(jar, '/api/v1/peers', { method: 'POST', json: { publicKey: newPublicKey() } }),
+      ),
     )
     const statuses = responses.map((r) => r.status).sort()
     expect(statuses).toEqual([201, 201, 201, 201, 409, 409])
     const refused = responses.find((r) => r.status === 409)!
     expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('ADDRESS_POOL_EXHAUSTED')
-    const created = await Promise.all(responses.filter((r) => r.status === 201).map((r) => r.json() as Promise<{ id: string; address: string }>))
+    const created = await Promise.all(
+      responses
+        .filter((r) => r.status === 201)
+        .map((r) => r.json() as Promise<{ id: string; address: string }>),
+    )
     expect(new Set(created.map((c) => c.address)).size).toBe(4)
 
     await broker.api(jar, `/api/v1/peers/${created[0]!.id}`, { method: 'DELETE' })
-    const reused = await broker.api(jar, '/api/v1/peers', { method: 'POST', json: { publicKey: newPublicKey() } })
+    const reused = await broker.api(jar, '/api/v1/peers', {
+      method: 'POST',
+      json: { publicKey: newPublicKey() },
+    })
     expect(reused.status).toBe(201)
     expect(((await reused.json()) as { address: string }).address).toBe(created[0]!.address)
   })

@@ -66,7 +66,9 @@ describe('gateway sync over HTTP', () => {
     expect(((await bad.json()) as { error: { code: string } }).error.code).toBe('GATEWAY_CREDENTIAL_INVALID')
     const unknown = await broker.api(null, '/api/v1/admin/gateways/gw-zz/enrollment-token', {
       method: 'POST',
-      headers: { authorization: `Bearer ${(await readFile(`${broker.dataDir}/admin-token`, 'utf8')).trim()}` },
+      headers: {
+        authorization: `Bearer ${(await readFile(`${broker.dataDir}/admin-token`, 'utf8')).trim()}`,
+      },
     })
     expect(unknown.status).toBe(404)
     expect(gwA.addressV4).toMatch(/^100\.96\./)
@@ -80,8 +82,17 @@ describe('gateway sync over HTTP', () => {
     const waiting = sync(broker, gwA.credential, first.version, 20)
     await new Promise((r) => setTimeout(r, 200))
     const client = newKeys()
-    const issued = await broker.api(alice, '/api/v1/peers', { method: 'POST', json: { publicKey: client.publicKey } })
-    const lease = (await issued.json()) as { id: string; addresses: string[]; expiresAt: string; config: string; gateways: Array<{ name: string; enrolled: boolean }> }
+    const issued = await broker.api(alice, '/api/v1/peers', {
+      method: 'POST',
+      json: { publicKey: client.publicKey },
+    })
+    const lease = (await issued.json()) as {
+      id: string
+      addresses: string[]
+      expiresAt: string
+      config: string
+      gateways: Array<{ name: string; enrolled: boolean }>
+    }
     const change = (await (await waiting).json()) as SyncResponse
     // Answered on the change, not at the end of the 20 s wait.
     expect(performance.now() - started).toBeLessThan(5_000)
@@ -109,9 +120,13 @@ describe('gateway sync over HTTP', () => {
 
   it('a gateway sees only peers granted through it', async () => {
     const gwB = await enroll(broker, 'gw-b')
-    const admin = (await broker.login({ sub: 'user-root', email: 'root@example.com', groups: [], amr: ['pwd', 'hwk'] })).jar
+    const admin = (
+      await broker.login({ sub: 'user-root', email: 'root@example.com', groups: [], amr: ['pwd', 'hwk'] })
+    ).jar
     const rootKey = newKeys().publicKey
-    expect((await broker.api(admin, '/api/v1/peers', { method: 'POST', json: { publicKey: rootKey } })).status).toBe(201)
+    expect(
+      (await broker.api(admin, '/api/v1/peers', { method: 'POST', json: { publicKey: rootKey } })).status,
+    ).toBe(201)
     const a = (await (await sync(broker, gwA.credential, 0)).json()) as SyncResponse
     const b = (await (await sync(broker, gwB.credential, 0)).json()) as SyncResponse
     expect(a.upserts.map((u) => u.publicKey)).toContain(rootKey)
@@ -124,14 +139,25 @@ describe('gateway sync over HTTP', () => {
     const report = await broker.api(null, '/api/v1/gateways/status', {
       method: 'POST',
       headers: { authorization: `Bearer ${gwA.credential}` },
-      json: { protocolVersion: 1, appliedVersion: state.version, peerCount: state.upserts.length, latestHandshakes: {} },
+      json: {
+        protocolVersion: 1,
+        appliedVersion: state.version,
+        peerCount: state.upserts.length,
+        latestHandshakes: {},
+      },
     })
     expect(report.status).toBe(204)
     const adminToken = (await readFile(`${broker.dataDir}/admin-token`, 'utf8')).trim()
     const view = (await (
       await broker.api(null, '/api/v1/admin/gateways', { headers: { authorization: `Bearer ${adminToken}` } })
-    ).json()) as { gateways: Array<{ name: string; appliedVersion: number; peerCount: number; healthy: boolean }> }
-    expect(view.gateways.find((g) => g.name === 'gw-a')).toMatchObject({ appliedVersion: state.version, peerCount: state.upserts.length, healthy: true })
+    ).json()) as {
+      gateways: Array<{ name: string; appliedVersion: number; peerCount: number; healthy: boolean }>
+    }
+    expect(view.gateways.find((g) => g.name === 'gw-a')).toMatchObject({
+      appliedVersion: state.version,
+      peerCount: state.upserts.length,
+      healthy: true,
+    })
   })
 })
 
@@ -141,7 +167,12 @@ describe.runIf(testDatabaseKind() === 'postgres')('two broker processes on one P
 
   beforeAll(async () => {
     one = await startTestBroker({ policy: corePolicy() })
-    two = await startTestBroker({ policy: corePolicy(), database: one.db, idp: one.idp, env: { KEYGATE_SECRET: one.secret } })
+    two = await startTestBroker({
+      policy: corePolicy(),
+      database: one.db,
+      idp: one.idp,
+      env: { KEYGATE_SECRET: one.secret },
+    })
   })
   afterAll(async () => {
     await two?.close()
@@ -157,7 +188,9 @@ describe.runIf(testDatabaseKind() === 'postgres')('two broker processes on one P
     one.idp.setRedirectUris([`${one.origin}/auth/test/callback`, `${two.origin}/auth/test/callback`])
     const jar = (await one.login(MFA_SCENARIO)).jar
     const key = newKeys().publicKey
-    expect((await one.api(jar, '/api/v1/peers', { method: 'POST', json: { publicKey: key } })).status).toBe(201)
+    expect((await one.api(jar, '/api/v1/peers', { method: 'POST', json: { publicKey: key } })).status).toBe(
+      201,
+    )
     const change = (await (await waiting).json()) as SyncResponse
     expect(change.upserts.map((u) => u.publicKey)).toEqual([key])
     expect(performance.now() - started).toBeLessThan(5_000)

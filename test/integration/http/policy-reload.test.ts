@@ -20,14 +20,19 @@ describe('policy hot reload', () => {
   beforeAll(async () => {
     broker = await startTestBroker({ policy: corePolicy() })
     alice = (await broker.login(MFA_SCENARIO)).jar
-    root = (await broker.login({ sub: 'user-root', email: 'root@example.com', groups: [], amr: ['pwd', 'hwk'] })).jar
+    root = (
+      await broker.login({ sub: 'user-root', email: 'root@example.com', groups: [], amr: ['pwd', 'hwk'] })
+    ).jar
   })
   afterAll(async () => {
     await broker?.close()
   })
 
   async function issue(jar: CookieJar) {
-    const response = await broker.api(jar, '/api/v1/peers', { method: 'POST', json: { publicKey: newPublicKey() } })
+    const response = await broker.api(jar, '/api/v1/peers', {
+      method: 'POST',
+      json: { publicKey: newPublicKey() },
+    })
     expect(response.status).toBe(201)
     return (await response.json()) as { id: string; expiresAt: string }
   }
@@ -44,7 +49,11 @@ describe('policy hot reload', () => {
 
     const ready = (await (await broker.api(null, '/readyz')).json()) as {
       ready: boolean
-      checks: { policy: { detail: { hash: string; lastReloadErrors: Array<{ line: number; message: string }> | null } } }
+      checks: {
+        policy: {
+          detail: { hash: string; lastReloadErrors: Array<{ line: number; message: string }> | null }
+        }
+      }
     }
     expect(ready.ready).toBe(true)
     expect(ready.checks.policy.detail.hash).toBe(good)
@@ -53,7 +62,10 @@ describe('policy hot reload', () => {
     expect(metrics).toMatch(/keygate_policy_last_reload_failed 1/)
     expect(metrics).toMatch(/keygate_policy_reloads_total\{result="failure"\} [1-9]/)
 
-    await writeFile(broker.policyPath, corePolicy().replace('"expect": { "deny": "ASSURANCE_UNMET" }', '"expect": { "allow": ["gw-a:prod"] }'))
+    await writeFile(
+      broker.policyPath,
+      corePolicy().replace('"expect": { "deny": "ASSURANCE_UNMET" }', '"expect": { "allow": ["gw-a:prod"] }'),
+    )
     expect((await broker.server.policySource.reload()).result).toBe('failed')
     expect(broker.server.policySource.current().hash).toBe(good)
     // The old policy still decides: the lease is untouched and new issuance works.
@@ -73,7 +85,10 @@ describe('policy hot reload', () => {
       .replace('"dst": ["gw-a:*", "gw-b:prod"]', '"dst": ["gw-a:prod"]')
       .replace('{ "src": ["group:admins"], "dst": ["gw-a:*"], "assurance": "mfa", "ttl": "1h" },', '')
       .replace('"admins": ["group:admins"]', '"admins": []')
-      .replace('"expect": { "allow": ["gw-a:prod", "gw-a:office", "gw-b:prod"] }', '"expect": { "allow": ["gw-a:prod"] }')
+      .replace(
+        '"expect": { "allow": ["gw-a:prod", "gw-a:office", "gw-b:prod"] }',
+        '"expect": { "allow": ["gw-a:prod"] }',
+      )
     await writeFile(broker.policyPath, next)
     const outcome = await broker.server.policySource.reload()
     expect(outcome.result).toBe('swapped')

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { silentLogger } from '../../../src/adapters/runtime/json-logger.ts'
 import { generateKeyPair } from '../../../src/core/peers/keys.ts'
-import { parseWireGuardConfig, PRIVATE_KEY_PLACEHOLDER } from '../../../src/core/peers/wg-config.ts'
+import { PRIVATE_KEY_PLACEHOLDER, parseWireGuardConfig } from '../../../src/core/peers/wg-config.ts'
 import { type NodeServer, startNodeServer } from '../../../src/entrypoints/node-server.ts'
 import { loginThroughRedirects, requestWithJar } from '../../support/login-driver.ts'
 import { freeLoopbackPort } from '../../support/test-broker.ts'
@@ -25,7 +25,11 @@ describe('quick start: the development IdP and the example policy', () => {
     const port = await freeLoopbackPort()
     origin = `http://127.0.0.1:${port}`
     server = await startNodeServer({
-      env: { KEYGATE_URL: origin, KEYGATE_DATA_DIR: dataDir, KEYGATE_SECRET: randomBytes(32).toString('hex') },
+      env: {
+        KEYGATE_URL: origin,
+        KEYGATE_DATA_DIR: dataDir,
+        KEYGATE_SECRET: randomBytes(32).toString('hex'),
+      },
       store: db.store,
       logger: silentLogger,
     })
@@ -51,7 +55,11 @@ describe('quick start: the development IdP and the example policy', () => {
       body: JSON.stringify({ publicKey: keys.publicKey, name: 'alice laptop' }),
     })
     expect(response.status).toBe(201)
-    const lease = (await response.json()) as { config: string; address: string; gateways: Array<{ name: string }> }
+    const lease = (await response.json()) as {
+      config: string
+      address: string
+      gateways: Array<{ name: string }>
+    }
     expect(lease.gateways.map((g) => g.name).sort()).toEqual(['eu-1', 'us-1'])
     expect(lease.config).toContain(`PrivateKey = ${PRIVATE_KEY_PLACEHOLDER}`)
     const parsed = parseWireGuardConfig(lease.config.replace(PRIVATE_KEY_PLACEHOLDER, keys.privateKey))

@@ -19,7 +19,11 @@ export function adminRoutes() {
     const deps = c.get('deps')
     const token = bearerToken(c.req.header('authorization'))
     // The local CLI (same host, data dir readable) acts as an admin through the token file the server wrote.
-    if (token !== null && deps.localAdminTokenHash !== undefined && hashSecret(token) === deps.localAdminTokenHash) {
+    if (
+      token !== null &&
+      deps.localAdminTokenHash !== undefined &&
+      hashSecret(token) === deps.localAdminTokenHash
+    ) {
       c.set('adminActor', 'local-cli')
       return next()
     }
@@ -33,7 +37,11 @@ export function adminRoutes() {
 
   routes.post('/gateways/:name/enrollment-token', async (c) => {
     const name = c.req.param('name')
-    const { token, expiresAt } = await createEnrollmentToken(c.get('deps').broker, name, c.get('adminActor') ?? 'admin')
+    const { token, expiresAt } = await createEnrollmentToken(
+      c.get('deps').broker,
+      name,
+      c.get('adminActor') ?? 'admin',
+    )
     return c.json({ gateway: name, token, expiresAt: new Date(expiresAt).toISOString() }, 201)
   })
 
@@ -48,7 +56,9 @@ export function adminRoutes() {
       { identityId: c.req.query('identity'), gateway: c.req.query('gateway'), state },
       now,
     )
-    return c.json({ leases: leases.map((lease) => ({ ...viewLease(lease, now), identityId: lease.identityId })) })
+    return c.json({
+      leases: leases.map((lease) => ({ ...viewLease(lease, now), identityId: lease.identityId })),
+    })
   })
 
   routes.delete('/leases/:id', async (c) => {
@@ -94,7 +104,7 @@ export function adminRoutes() {
       c.header('Content-Type', 'application/x-ndjson')
       return c.body(view.map((e) => JSON.stringify(e)).join('\n') + (view.length > 0 ? '\n' : ''))
     }
-    return c.json({ events: view, next: events.length === limit ? events.at(-1)?.id ?? null : null })
+    return c.json({ events: view, next: events.length === limit ? (events.at(-1)?.id ?? null) : null })
   })
 
   routes.get('/policy', (c) => {

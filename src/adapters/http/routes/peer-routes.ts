@@ -2,8 +2,13 @@
  * The user's own API: `GET /api/v1/me`, and leases under `/api/v1/peers`.
  */
 import { Hono } from 'hono'
-import { subjectOf, issueLease } from '../../../core/broker/issue-lease.ts'
-import { listOwnLeases, renewOwnLease, revokeOwnLease, viewLease } from '../../../core/broker/manage-leases.ts'
+import { issueLease, subjectOf } from '../../../core/broker/issue-lease.ts'
+import {
+  listOwnLeases,
+  renewOwnLease,
+  revokeOwnLease,
+  viewLease,
+} from '../../../core/broker/manage-leases.ts'
 import { KeygateError } from '../../../core/errors.ts'
 import { evaluatePolicy, isPolicyAdmin } from '../../../core/policy/index.ts'
 import { type AppEnv, requireSession } from '../app.ts'
@@ -18,13 +23,25 @@ export function peerRoutes() {
     const now = broker.clock.now()
     const decision = evaluatePolicy(policy, { subject: subjectOf(session) }, now)
     return c.json({
-      identity: { idp: session.idpId, issuer: session.issuer, subject: session.subject, email: session.email, groups: session.groups },
+      identity: {
+        idp: session.idpId,
+        issuer: session.issuer,
+        subject: session.subject,
+        email: session.email,
+        groups: session.groups,
+      },
       auth: {
         ...session.auth,
-        authTime: session.auth.authTime === null ? null : new Date(session.auth.authTime * 1000).toISOString(),
+        authTime:
+          session.auth.authTime === null ? null : new Date(session.auth.authTime * 1000).toISOString(),
       },
       decision: decision.allow
-        ? { allow: true, gateways: decision.grants, expiresAt: new Date(decision.expiresAt).toISOString(), reasons: decision.reasons }
+        ? {
+            allow: true,
+            gateways: decision.grants,
+            expiresAt: new Date(decision.expiresAt).toISOString(),
+            reasons: decision.reasons,
+          }
         : { allow: false, code: decision.code, stepUp: decision.stepUp, reasons: decision.reasons },
       admin: isPolicyAdmin(policy, subjectOf(session)),
       policyHash: policy.hash,
@@ -35,7 +52,11 @@ export function peerRoutes() {
     const { broker } = c.get('deps')
     const session = requireSession(c.get('session'))
     const body = await readJson(c.req.raw)
-    const issued = await issueLease(broker, session, { publicKey: body.publicKey, name: body.name, gateways: body.gateways })
+    const issued = await issueLease(broker, session, {
+      publicKey: body.publicKey,
+      name: body.name,
+      gateways: body.gateways,
+    })
     const now = broker.clock.now()
     return c.json(
       {
