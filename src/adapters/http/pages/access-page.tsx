@@ -18,6 +18,9 @@ export interface LeaseCardView {
   expiresAt: number
   revokedReason: string | null
   stepUp: string | null
+  /** When renewing first needs a fresh sign-in: where that starts. A link, not a form: the CSP's
+   *  form-action 'self' rightly stops a form post from being redirected on to the IdP. */
+  renewSignInUrl: string | null
 }
 
 export interface AccessPageProps {
@@ -36,8 +39,6 @@ export interface AccessPageProps {
         reasons: Array<{ code: string; message: string }>
         nextStep: string | null
       }
-  /** True when a renewal will first send the user to sign in again (the sign-in is too old). */
-  renewNeedsSignIn: boolean
 }
 
 export function AccessPage(props: AccessPageProps) {
@@ -92,12 +93,7 @@ export function AccessPage(props: AccessPageProps) {
       ) : (
         <ul class="lease-list">
           {active.map((lease) => (
-            <LeaseCard
-              lease={lease}
-              now={props.now}
-              highlight={props.renewId === lease.id}
-              renewNeedsSignIn={props.renewNeedsSignIn}
-            />
+            <LeaseCard lease={lease} now={props.now} highlight={props.renewId === lease.id} />
           ))}
         </ul>
       )}
@@ -106,7 +102,7 @@ export function AccessPage(props: AccessPageProps) {
           <h2>Recently ended</h2>
           <ul class="lease-list">
             {ended.map((lease) => (
-              <LeaseCard lease={lease} now={props.now} highlight={false} renewNeedsSignIn={false} />
+              <LeaseCard lease={lease} now={props.now} highlight={false} />
             ))}
           </ul>
         </>
@@ -115,12 +111,7 @@ export function AccessPage(props: AccessPageProps) {
   )
 }
 
-function LeaseCard(props: {
-  lease: LeaseCardView
-  now: number
-  highlight: boolean
-  renewNeedsSignIn: boolean
-}) {
+function LeaseCard(props: { lease: LeaseCardView; now: number; highlight: boolean }) {
   const { lease } = props
   const title = lease.name ?? 'Unnamed device'
   const remaining = lease.expiresAt - props.now
@@ -184,11 +175,17 @@ function LeaseCard(props: {
           {props.highlight && (
             <p class="notice ok">You signed in again. Renew now to extend this device's access.</p>
           )}
-          <form method="post" action={`/leases/${encodeURIComponent(lease.id)}/renew`}>
-            <button type="submit" autofocus={props.highlight}>
-              {props.renewNeedsSignIn ? 'Sign in again and renew' : 'Renew'}
-            </button>
-          </form>
+          {lease.renewSignInUrl === null ? (
+            <form method="post" action={`/leases/${encodeURIComponent(lease.id)}/renew`}>
+              <button type="submit" autofocus={props.highlight}>
+                Renew
+              </button>
+            </form>
+          ) : (
+            <a class="button" href={lease.renewSignInUrl}>
+              Sign in again and renew
+            </a>
+          )}
           <form method="post" action={`/leases/${encodeURIComponent(lease.id)}/revoke`}>
             <button type="submit" class="danger">
               Revoke

@@ -79,6 +79,11 @@ export function portalRoutes() {
     if (session === null) return c.redirect('/', 303)
     const { broker } = c.get('deps')
     const id = c.req.param('id')
+    const returnTo = renewReturnTo(id)
+    const lease = await broker.store.getLease(id)
+    if (lease !== null && lease.identityId === session.identityId && renewalNeedsSignIn(c, session, lease)) {
+      return continuePage(c, session, signInAgainUrl(session, returnTo))
+    }
     try {
       await renewOwnLease(broker, session, id)
     } catch (error) {
@@ -91,9 +96,9 @@ export function portalRoutes() {
           session,
           { code: error.code, stepUp, reasons: error.reasons ?? [] },
           broker.clock.now(),
-          `/?renew=${encodeURIComponent(id)}#lease-${encodeURIComponent(id)}`,
+          returnTo,
         )
-        if (next !== null) return c.redirect(next.href, 303)
+        if (next !== null) return continuePage(c, session, next.href, next.label)
       }
       return errorPage(c, session, error, 'Could not renew')
     }
@@ -281,6 +286,48 @@ async function adminOnly(c: PortalContext, next: () => Promise<void>) {
   await next()
 }
 
+function renewReturnTo(leaseId: string): string {
+  return `/?renew=${encodeURIComponent(leaseId)}#lease-${encodeURIComponent(leaseId)}`
+}
+
+/**
+ * After a form post, the next step may be the IdP. A redirect there would be blocked by the CSP's
+ * form-action 'self' (browsers apply it to the redirects of a form submission), so a cross-origin step
+ * is offered as a link; same-origin steps are plain redirects.
+ */
+function continuePage(c: PortalContext, session: SessionContext, href: string, label = 'Sign in again') {
+  if (!href.startsWith('/auth/')) return c.redirect(href, 303)
+  return renderPage(
+    c,
+    ErrorPage({
+      viewer: viewerOf(session, c.get('deps').broker.policy()),
+      title: 'Sign in again first',
+      message: 'Renewing needs a recent sign-in at your identity provider. Sign in again, then renew.',
+      code: 'AUTH_TOO_OLD',
+      back: { href, label },
+    }),
+    401,
+  )
+}
+
+/** Worth re-authenticating before a renewal: the sign-in is not fresh and renewing now would barely move
+ *  the expiry (the policy's maxAuthAge counts from the sign-in, not from the renewal). */
+const RENEWAL_MIN_GAIN_MS = 5 * 60_000
+
+function renewalNeedsSignIn(c: PortalContext, session: SessionContext, lease: Lease): boolean {
+  const { broker } = c.get('deps')
+  const now = broker.clock.now()
+  const decision = evaluatePolicy(
+    broker.policy(),
+    { subject: subjectOf(session), gateways: lease.grants.map((g) => g.gateway) },
+    now,
+  )
+  if (!decision.allow) return needsFreshSignIn(session, decision.stepUp, decision.reasons, now)
+  const authAgeMs =
+    session.auth.authTime === null ? Number.POSITIVE_INFINITY : now - session.auth.authTime * 1000
+  return decision.expiresAt - lease.expiresAt < RENEWAL_MIN_GAIN_MS && authAgeMs > RENEWAL_MIN_GAIN_MS
+}
+
 function signInPage(c: PortalContext) {
   const { broker } = c.get('deps')
   const idps = [...broker.idps.values()].map((idp) => ({ id: idp.id, displayName: idp.displayName }))
@@ -305,6 +352,10 @@ async function accessPage(c: PortalContext, session: SessionContext) {
       expiresAt: lease.expiresAt,
       revokedReason: lease.revokedReason,
       stepUp: lease.auth.stepUp,
+      renewSignInUrl:
+        leaseState(lease, now) === 'active' && renewalNeedsSignIn(c, session, lease)
+          ? signInAgainUrl(session, renewReturnTo(lease.id))
+          : null,
     }))
     .sort((a, b) => (a.state === b.state ? b.createdAt - a.createdAt : a.state === 'active' ? -1 : 1))
   const renewId = c.req.query('renew') ?? null
@@ -325,7 +376,6 @@ async function accessPage(c: PortalContext, session: SessionContext) {
             reasons: decision.reasons,
             nextStep: nextStepFor(session, decision, now, '/')?.href ?? null,
           },
-      renewNeedsSignIn: !decision.allow && needsFreshSignIn(session, decision.stepUp, decision.reasons, now),
     }),
   )
 }
