@@ -7,13 +7,16 @@ import { createSecretBox } from '../adapters/crypto/secret-box.ts'
 import { type AppEnv, createApp } from '../adapters/http/app.ts'
 import { createMetrics, type Metrics } from '../adapters/http/metrics.ts'
 import type { Readiness } from '../adapters/http/routes/health-routes.ts'
+import { stepUpRoutes } from '../adapters/http/routes/step-up-routes.ts'
 import { createCookieCodec } from '../adapters/http/session-cookie.ts'
 import { cryptoRandom, systemClock } from '../adapters/runtime/web-runtime.ts'
+import { createStepUpService } from '../adapters/step-up/step-up-service.ts'
 import type { BrokerDeps } from '../core/broker/broker-deps.ts'
 import { createGatewayDirectory } from '../core/broker/gateway-directory.ts'
 import type { Config } from '../core/config.ts'
 import type { CompiledPolicy } from '../core/policy/index.ts'
 import type { ChangeNotifier, Clock, IdentityProvider, Logger, Random, Store } from '../core/ports.ts'
+import { expectedOrigin, type FactorStore, relyingPartyId } from '../core/step-up/index.ts'
 
 export interface ComposeOptions {
   config: Pick<Config, 'url' | 'production'>
@@ -25,6 +28,8 @@ export interface ComposeOptions {
   notifier: ChangeNotifier
   readiness?: (broker: BrokerDeps) => Promise<Readiness>
   localAdminTokenHash?: string
+  /** Keygate's own second factors (TOTP, WebAuthn); without them step-up routes are not served. */
+  factors?: FactorStore
   clock?: Clock
   random?: Random
   extend?: (app: Hono<AppEnv>, broker: BrokerDeps) => void
@@ -60,7 +65,21 @@ export async function composeApp(options: ComposeOptions): Promise<ComposedApp> 
     ...(options.localAdminTokenHash === undefined
       ? {}
       : { localAdminTokenHash: options.localAdminTokenHash }),
-    ...(options.extend === undefined ? {} : { extend: (a: Hono<AppEnv>) => options.extend?.(a, broker) }),
+    extend: (a: Hono<AppEnv>) => {
+      if (options.factors !== undefined) {
+        const service = createStepUpService({
+          broker,
+          factors: options.factors,
+          relyingParty: {
+            id: relyingPartyId(options.config.url),
+            name: 'Keygate',
+            origin: expectedOrigin(options.config.url),
+          },
+        })
+        a.route('/step-up', stepUpRoutes(service))
+      }
+      options.extend?.(a, broker)
+    },
   })
   return { app, broker, metrics }
 }

@@ -17,14 +17,15 @@ import { createLocalChangeNotifier } from '../adapters/notify/local-change-notif
 import { createPgChangeNotifier } from '../adapters/notify/pg-change-notifier.ts'
 import { openPolicyFileSource, type PolicyFileSource } from '../adapters/policy/policy-file-source.ts'
 import { createJsonLogger } from '../adapters/runtime/json-logger.ts'
-import { openDatabase } from '../adapters/storage/open-database.ts'
+import { createFactorStore } from '../adapters/step-up/factor-store.ts'
+import { type OpenedDatabase, openDatabase } from '../adapters/storage/open-database.ts'
 import { applyPolicySwap } from '../core/broker/apply-policy-swap.ts'
 import type { BrokerDeps } from '../core/broker/broker-deps.ts'
 import { hashSecret } from '../core/broker/gateway-feed.ts'
 import { type Config, type Environment, parseConfig } from '../core/config.ts'
 import { KeygateError } from '../core/errors.ts'
 import { parseIdpConfigs } from '../core/identity/index.ts'
-import type { ChangeNotifier, Logger, Store } from '../core/ports.ts'
+import type { ChangeNotifier, Logger } from '../core/ports.ts'
 import { type ComposedApp, composeApp, defaultReadiness } from './compose-app.ts'
 
 export const SWEEP_INTERVAL_MS = 15_000
@@ -33,8 +34,8 @@ export const ADMIN_TOKEN_FILE = 'admin-token'
 export interface NodeServerOptions {
   env?: Environment
   logger?: Logger
-  /** An already-open store (tests, benchmarks); the server then neither opens nor closes a database. */
-  store?: Store
+  /** An already-open database (tests, benchmarks); the server then neither opens nor closes one. */
+  database?: OpenedDatabase
   /** Listen (default true); a benchmark may drive `app.fetch` directly. */
   listen?: boolean
   watchPolicy?: boolean
@@ -79,19 +80,20 @@ export async function startNodeServer(options: NodeServerOptions = {}): Promise<
     })
     cleanups.push(() => policySource.close())
 
-    let store = options.store
-    if (store === undefined) {
-      const database = await openDatabase({
+    let database = options.database
+    if (database === undefined) {
+      const opened = await openDatabase({
         databaseUrl: config.databaseUrl ?? undefined,
         dataDir: config.dataDir,
         logger,
       })
-      cleanups.push(() => database.close())
+      database = opened
+      cleanups.push(() => opened.close())
       // The embedded database is this process's own, so it migrates itself; PostgreSQL is migrated by
       // `keygate migrate`, once, not by every replica racing at start-up.
-      if (config.databaseUrl === null) await database.migrate()
-      store = database.store
+      if (config.databaseUrl === null) await opened.migrate()
     }
+    const store = database.store
 
     let devIdp: DevIdp | null = null
     if (config.devIdp) {
@@ -137,6 +139,7 @@ export async function startNodeServer(options: NodeServerOptions = {}): Promise<
       logger,
       notifier,
       localAdminTokenHash: hashSecret(adminToken),
+      factors: createFactorStore(database.db),
       readiness: (broker) => readiness(broker, policySource),
     })
     registerPolicyMetrics(composed, policySource)
@@ -238,6 +241,7 @@ async function readiness(broker: BrokerDeps, policySource: PolicyFileSource) {
       lastAttemptAt: new Date(status.lastAttemptAt).toISOString(),
       // A failed reload keeps the last good policy live: ready, but the operator must see why.
       lastReloadErrors: status.lastError,
+      tests: status.testResults,
     },
   }
   return base

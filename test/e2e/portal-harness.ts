@@ -66,7 +66,7 @@ export async function startPortalRig(policy: string): Promise<PortalRig> {
       KEYGATE_IDP_TEST_PROFILE: 'generic',
       ...(db.databaseUrl === undefined ? {} : { DATABASE_URL: db.databaseUrl }),
     },
-    store: db.store,
+    database: db.database,
     logger: silentLogger,
     watchPolicy: false,
   })

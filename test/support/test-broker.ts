@@ -90,7 +90,7 @@ export async function startTestBroker(options: TestBrokerOptions): Promise<TestB
     ...(db.databaseUrl === undefined ? {} : { DATABASE_URL: db.databaseUrl }),
     ...options.env,
   }
-  const server = await startNodeServer({ env, store: db.store, logger: options.logger ?? silentLogger })
+  const server = await startNodeServer({ env, database: db.database, logger: options.logger ?? silentLogger })
 
   const api: TestBroker['api'] = async (jar, path, init = {}) => {
     const { json, ...rest } = init

@@ -16,6 +16,7 @@ import {
   formatDiagnostic,
   loadPolicy,
   type PolicyDiagnostic,
+  type PolicyTestResult,
 } from '../../core/policy/index.ts'
 import type { Clock, Logger } from '../../core/ports.ts'
 
@@ -45,6 +46,8 @@ export interface PolicySourceStatus {
   lastError: PolicyDiagnostic[] | null
   reloadsSucceeded: number
   reloadsFailed: number
+  /** The in-file tests of the live policy, as they ran when it was loaded (all passed, or it would not be live). */
+  testResults: Array<{ id: string; user: string; passed: boolean; diff: string[] }>
 }
 
 export interface PolicyFileSource {
@@ -106,6 +109,7 @@ export async function openPolicyFileSource(options: PolicyFileSourceOptions): Pr
     lastLoadedAt: startedAt,
     lastAttemptAt: startedAt,
     lastError: null,
+    testResults: summariseTests(first.testResults),
     reloadsSucceeded: 0,
     reloadsFailed: 0,
   }
@@ -136,6 +140,7 @@ export async function openPolicyFileSource(options: PolicyFileSourceOptions): Pr
     for (const w of result.warnings) logger.warn('policy.warning', { message: formatDiagnostic(w) })
     const previous = live
     live = result.policy
+    state.testResults = summariseTests(result.testResults)
     state.hash = live.hash
     state.lastLoadedAt = clock.now()
     logger.info('policy.swapped', { path, previousHash: previous.hash, hash: live.hash })
@@ -208,4 +213,8 @@ export async function openPolicyFileSource(options: PolicyFileSourceOptions): Pr
       watcher = null
     },
   }
+}
+
+function summariseTests(results: readonly PolicyTestResult[]): PolicySourceStatus['testResults'] {
+  return results.map(({ id, user, passed, diff }) => ({ id, user, passed, diff }))
 }

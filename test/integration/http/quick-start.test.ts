@@ -30,7 +30,7 @@ describe('quick start: the development IdP and the example policy', () => {
         KEYGATE_DATA_DIR: dataDir,
         KEYGATE_SECRET: randomBytes(32).toString('hex'),
       },
-      store: db.store,
+      database: db.database,
       logger: silentLogger,
     })
   })
