@@ -3,6 +3,7 @@
  * typed value. Defaults live here and nowhere else. Names are part of the external contract (DESIGN.md).
  */
 import { KeygateError } from './errors.ts'
+import { isLoopbackUrl } from './identity/loopback.ts'
 
 export interface Config {
   /** Public base URL, without a trailing slash. */
@@ -21,12 +22,6 @@ export interface Config {
 }
 
 export type Environment = Record<string, string | undefined>
-
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1'])
-
-export function isLoopbackUrl(url: URL): boolean {
-  return LOOPBACK_HOSTS.has(url.hostname) || /^127\.\d+\.\d+\.\d+$/.test(url.hostname)
-}
 
 /** @param hasConfiguredIdps whether any KEYGATE_IDP_<ID>_ISSUER is set (the dev IdP is then off by default). */
 export function parseConfig(env: Environment, hasConfiguredIdps: boolean): Config {

@@ -48,7 +48,7 @@ export async function composeApp(options: ComposeOptions): Promise<ComposedApp> 
     clock,
     random: options.random ?? cryptoRandom,
     logger: options.logger,
-    sealer: await createSecretBox(options.secret),
+    sealer: createSecretBox(options.secret),
     policy: options.policy,
     idps: options.idps,
     gateways: createGatewayDirectory(options.store, clock),
