@@ -58,9 +58,9 @@ export function errorBody(error: KeygateError): ErrorBody {
 export function respondWithError(c: Context, error: KeygateError): Response {
   const status = STATUS_OF[error.code]
   if (error.code === 'STEP_UP_REQUIRED') {
-    const stepUp = error.details?.stepUp as { maxAgeSeconds?: number; acrValues?: string[] } | undefined
+    const stepUp = error.details?.stepUp as { maxAgeSeconds?: number; acrAny?: string[] | null } | undefined
     const params = ['error="insufficient_user_authentication"', `error_description="${error.message}"`]
-    if (stepUp?.acrValues?.length) params.push(`acr_values="${stepUp.acrValues.join(' ')}"`)
+    if (stepUp?.acrAny?.length) params.push(`acr_values="${stepUp.acrAny.join(' ')}"`)
     if (stepUp?.maxAgeSeconds !== undefined) params.push(`max_age=${stepUp.maxAgeSeconds}`)
     c.header('WWW-Authenticate', `Bearer ${params.join(', ')}`)
   }

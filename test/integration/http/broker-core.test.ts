@@ -348,3 +348,27 @@ describe('a small address pool', () => {
     expect(((await reused.json()) as { address: string }).address).toBe(created[0]!.address)
   })
 })
+
+describe('a grant that asks for step-up', () => {
+  let broker: TestBroker
+  beforeAll(async () => {
+    broker = await startTestBroker({ policy: corePolicy({ onUnmet: 'stepUp' }) })
+  })
+  afterAll(async () => {
+    await broker?.close()
+  })
+
+  it('answers an API caller with RFC 9470 401 insufficient_user_authentication', async () => {
+    const { jar } = await broker.login(PASSWORD_ONLY_SCENARIO)
+    const response = await broker.api(jar, '/api/v1/peers', {
+      method: 'POST',
+      json: { publicKey: newPublicKey() },
+    })
+    const header = response.headers.get('www-authenticate') ?? ''
+    const error = await errorOf(response)
+    expect(error).toMatchObject({ status: 401, code: 'STEP_UP_REQUIRED' })
+    expect(header).toMatch(/^Bearer error="insufficient_user_authentication"/)
+    expect(header).toContain('max_age=3600')
+    expect((await broker.db.store.listLeases({}, Date.now())).length).toBe(0)
+  })
+})
