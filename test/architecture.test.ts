@@ -1,5 +1,6 @@
 // Dependencies point inward: core imports nothing from a runtime, a framework or a driver
-// (tailscale's deptest does the same). The check reads every file under src/core.
+// (tailscale's deptest does the same). The check reads every file under src/core: an allow-list of the
+// pure libraries core may use, so a new dependency in core is a decision, not an accident.
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -15,6 +16,7 @@ const FORBIDDEN_IMPORTS = [
   /^oidc-provider/,
   /^\.\.\/(\.\.\/)*(adapters|entrypoints)\//,
 ]
+const ALLOWED_PACKAGES = [/^@noble\/(curves|hashes)\//, /^jsonc-parser$/]
 const FORBIDDEN_GLOBALS = [
   /\bprocess\./,
   /\bDate\.now\(/,
@@ -47,6 +49,11 @@ describe('core is pure', () => {
       FORBIDDEN_IMPORTS.some((re) => re.test(spec)),
     )
     expect(bad).toEqual([])
+  })
+
+  it.each(files)('%s uses only the pure packages core may use', (file) => {
+    const packages = importsOf(readFileSync(file, 'utf8')).filter((spec) => !spec.startsWith('.'))
+    expect(packages.filter((spec) => !ALLOWED_PACKAGES.some((re) => re.test(spec)))).toEqual([])
   })
 
   it.each(files)('%s uses no runtime globals', (file) => {
