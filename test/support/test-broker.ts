@@ -27,6 +27,10 @@ export interface TestBrokerOptions {
   /** Use an existing database instead of a fresh one (a second replica, a restart). */
   database?: TestDatabase
   idp?: TestIdp
+  /** Listen address, also the URL's host (default 127.0.0.1); e.g. the host end of a lab veth. */
+  host?: string
+  /** Pin the port (a restart on the same URL); default a free one. */
+  port?: number
 }
 
 export interface TestBroker {
@@ -48,11 +52,11 @@ export interface TestBroker {
 
 export const TEST_IDP_ID = 'test'
 
-export async function freeLoopbackPort(): Promise<number> {
+export async function freeLoopbackPort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = createServer()
     probe.once('error', reject)
-    probe.listen(0, '127.0.0.1', () => {
+    probe.listen(0, host, () => {
       const address = probe.address()
       const port = typeof address === 'object' && address !== null ? address.port : 0
       probe.close(() => resolve(port))
@@ -61,8 +65,9 @@ export async function freeLoopbackPort(): Promise<number> {
 }
 
 export async function startTestBroker(options: TestBrokerOptions): Promise<TestBroker> {
-  const port = await freeLoopbackPort()
-  const origin = `http://127.0.0.1:${port}`
+  const host = options.host ?? '127.0.0.1'
+  const port = options.port ?? (await freeLoopbackPort(host))
+  const origin = `http://${host}:${port}`
   const idp =
     options.idp ?? (await startTestIdp({ redirectUris: [`${origin}/auth/${TEST_IDP_ID}/callback`] }))
   if (options.idp !== undefined) idp.setRedirectUris([`${origin}/auth/${TEST_IDP_ID}/callback`])
@@ -74,7 +79,7 @@ export async function startTestBroker(options: TestBrokerOptions): Promise<TestB
   const secret = options.env?.KEYGATE_SECRET ?? randomBytes(32).toString('base64url')
   const env: Record<string, string> = {
     KEYGATE_URL: origin,
-    HOST: '127.0.0.1',
+    HOST: host,
     PORT: String(port),
     KEYGATE_DATA_DIR: dataDir,
     KEYGATE_POLICY: policyPath,
