@@ -49,6 +49,9 @@ export interface OidcVerifiedLogin extends VerifiedLogin {
   groupsComplete: boolean
 }
 
+/** How long openid-client (oauth4webapi) uses a downloaded JWKS before fetching it again. */
+const JWKS_FRESH_SECONDS = 300
+
 const SYSTEM_CLOCK: Clock = { now: () => Date.now() }
 
 export class OidcIdentityProvider implements IdentityProvider {
@@ -220,9 +223,14 @@ export class OidcIdentityProvider implements IdentityProvider {
   }
 
   async #loadJwks(configuration: oidc.Configuration): Promise<number | undefined> {
-    // An isolate that already holds a key set keeps it; openid-client refetches on an unknown `kid`.
-    if (this.#cache === undefined || oidc.getJwksCache(configuration) !== undefined)
-      return oidc.getJwksCache(configuration)?.uat
+    // openid-client trusts a key set for 5 minutes (and refetches on an unknown `kid`): an isolate whose
+    // own copy is that fresh keeps it, else another isolate's fresher download saves a fetch.
+    const held = oidc.getJwksCache(configuration)
+    if (
+      this.#cache === undefined ||
+      (held !== undefined && this.#clock.now() / 1000 - held.uat < JWKS_FRESH_SECONDS)
+    )
+      return held?.uat
     const cached = await this.#cache
       .getJwks(this.config.issuer)
       .catch((error: unknown) => this.#cacheFailed('get', error))
