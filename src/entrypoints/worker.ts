@@ -16,11 +16,7 @@ import { DEFAULT_POLICY_NAME, loadBundledPolicy } from '../adapters/workers/bund
 import { openRequestStore } from '../adapters/workers/hyperdrive-store.ts'
 import { createKvMetadataCache } from '../adapters/workers/kv-metadata-cache.ts'
 import { createPollingNotifier } from '../adapters/workers/polling-notifier.ts'
-import {
-  currentRequestScope,
-  requestScopedStore,
-  runInRequestScope,
-} from '../adapters/workers/request-scope.ts'
+import { currentRequestScope, requestScoped, runInRequestScope } from '../adapters/workers/request-scope.ts'
 import { runScheduledSweep } from '../adapters/workers/scheduled-sweep.ts'
 import {
   environmentFromBindings,
@@ -66,7 +62,7 @@ async function compose(bindings: WorkerBindings): Promise<ComposedApp> {
     throw new KeygateError('CONFIG_INVALID', 'The HYPERDRIVE binding is missing: see wrangler.toml')
   }
   const policy = loadBundledPolicy(env.KEYGATE_POLICY ?? DEFAULT_POLICY_NAME)
-  const store = requestScopedStore()
+  const store = requestScoped((scope) => scope.store)
   const composed = await composeApp({
     config,
     store,
@@ -77,6 +73,7 @@ async function compose(bindings: WorkerBindings): Promise<ComposedApp> {
       metadataCache: createKvMetadataCache(bindings.KEYGATE_CACHE),
     }),
     logger,
+    factors: requestScoped((scope) => scope.factors),
     notifier: createPollingNotifier({
       version: (gateway) => store.gatewayFeedVersion(gateway),
       baseline: syncCursorOfCurrentRequest,
@@ -120,9 +117,9 @@ export default {
         { status: 503 },
       )
     }
-    const { store, close } = openRequestStore(bindings.HYPERDRIVE.connectionString)
+    const { store, factors, close } = openRequestStore(bindings.HYPERDRIVE.connectionString)
     try {
-      return await runInRequestScope({ store, request }, async () =>
+      return await runInRequestScope({ store, factors, request }, async () =>
         composed.app.fetch(request, bindings, ctx as never),
       )
     } finally {
@@ -136,9 +133,9 @@ export default {
     ctx: WorkerExecutionContext,
   ): Promise<void> {
     const composed = await composeForIsolate(bindings)
-    const { store, close } = openRequestStore(bindings.HYPERDRIVE.connectionString)
+    const { store, factors, close } = openRequestStore(bindings.HYPERDRIVE.connectionString)
     try {
-      await runInRequestScope({ store, request: null }, () =>
+      await runInRequestScope({ store, factors, request: null }, () =>
         runScheduledSweep(composed.broker, bindings.KEYGATE_CACHE),
       )
     } catch (error) {

@@ -9,6 +9,8 @@
 import { drizzle } from 'drizzle-orm/postgres-js'
 import postgres from 'postgres'
 import type { Store } from '../../core/ports.ts'
+import type { FactorStore } from '../../core/step-up/index.ts'
+import { createFactorStore } from '../step-up/factor-store.ts'
 import type { Db } from '../storage/db.ts'
 import { createDrizzleStore } from '../storage/drizzle-store.ts'
 import { postgresRunner } from '../storage/sql-runner.ts'
@@ -18,6 +20,8 @@ export const REQUEST_POOL_SIZE = 5
 
 export interface RequestStore {
   store: Store
+  /** Keygate's own second factors (TOTP, WebAuthn), on the same client. */
+  factors: FactorStore
   /** Ends the client; hand it to `ctx.waitUntil` so the response does not wait for it. */
   close(): Promise<void>
 }
@@ -36,10 +40,7 @@ export function openRequestStore(connectionString: string): RequestStore {
     closed ??= client.end({ timeout: 5 })
     return closed
   }
-  const store = createDrizzleStore({
-    db: drizzle({ client }) as unknown as Db,
-    runner: postgresRunner(client),
-    close,
-  })
-  return { store, close }
+  const db = drizzle({ client }) as unknown as Db
+  const store = createDrizzleStore({ db, runner: postgresRunner(client), close })
+  return { store, factors: createFactorStore(db), close }
 }

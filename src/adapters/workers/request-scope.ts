@@ -7,9 +7,11 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { KeygateError } from '../../core/errors.ts'
 import type { Store } from '../../core/ports.ts'
+import type { FactorStore } from '../../core/step-up/index.ts'
 
 export interface RequestScope {
   store: Store
+  factors: FactorStore
   /** The incoming request, when there is one (a cron run has none). */
   request: Request | null
 }
@@ -29,21 +31,20 @@ export function currentRequestScope(): RequestScope {
 }
 
 /**
- * A Store that forwards every call to the current request's store. Closing it does nothing: each
- * request's store is closed by the entrypoint once the response is out.
+ * An object that forwards every method call to the current request's instance (its Store, its
+ * FactorStore). `close` does nothing: each request's store is closed by the entrypoint once the
+ * response is out.
  */
-export function requestScopedStore(): Store {
-  return new Proxy({} as Store, {
+export function requestScoped<T extends object>(pick: (scope: RequestScope) => T): T {
+  return new Proxy({} as T, {
     get(_target, name) {
       if (name === 'close') return () => Promise.resolve()
       return (...args: unknown[]) => {
-        const store = currentRequestScope().store as unknown as Record<
-          PropertyKey,
-          (...a: unknown[]) => unknown
-        >
-        const method = store[name]
-        if (typeof method !== 'function') throw new TypeError(`Store has no method ${String(name)}`)
-        return method.apply(store, args)
+        const target = pick(currentRequestScope()) as Record<PropertyKey, unknown>
+        const method = target[name]
+        if (typeof method !== 'function')
+          throw new TypeError(`No method ${String(name)} in the request scope`)
+        return (method as (...a: unknown[]) => unknown).apply(target, args)
       }
     },
   })
