@@ -1,7 +1,9 @@
 // The portal in Chromium against the whole broker and a real oidc-provider: configs made in the page
 // (and only there), TOTP and WebAuthn step-up, renewal, an admin's revocation seen live by the user.
-// Screenshots of the main pages land in docs/screenshots/.
-import { readFileSync } from 'node:fs'
+// Screenshots of the main pages land in docs/screenshots/ with KEYGATE_UPDATE_SCREENSHOTS=1.
+import { mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { x25519 } from '@noble/curves/ed25519.js'
 import jsQR from 'jsqr'
 import { type TOTP, URI } from 'otpauth'
@@ -65,7 +67,10 @@ const ROOT: TestIdpScenario = {
   amr: ['pwd', 'hwk'],
 }
 
-const SHOTS = 'docs/screenshots'
+// The committed screenshots change only on purpose (KEYGATE_UPDATE_SCREENSHOTS=1); a plain run writes
+// them to a temporary directory, so tests never dirty the work tree.
+const SHOTS =
+  process.env.KEYGATE_UPDATE_SCREENSHOTS === '1' ? 'docs/screenshots' : mkdtempSync(join(tmpdir(), 'keygate-shots-'))
 
 let rig: PortalRig
 
