@@ -10,6 +10,7 @@ export default defineProject({
   test: {
     name: 'workers',
     include: ['test/workers/**/*.test.ts'],
+    dir: fileURLToPath(new URL('../..', import.meta.url)),
     env: {
       KEYGATE_TEST_DB: 'postgres',
       WRANGLER_SEND_METRICS: 'false',
