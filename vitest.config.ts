@@ -5,6 +5,8 @@ import { defineConfig } from 'vitest/config'
 export default defineConfig({
   test: {
     projects: [
+      // The Worker in workerd (wrangler's local runtime) against PostgreSQL and oidc-provider: see docs/workers.md.
+      'test/workers/vitest.config.ts',
       {
         test: {
           name: 'unit',
