@@ -357,10 +357,11 @@ describe.skipIf(!canRun)('a mesh of real WireGuard gateways fed by the broker', 
     })
   let agentARestart: { at: number; logFrom: number; cursorVersion: number } | null = null
 
-  const lastReadOf = (gateway: string) =>
-    reads.filter((r) => r.gateway === gateway && r.broker === brokerStarts).at(-1)
-
-  /** Waits until both agents are parked in a long poll at their feed's head. */
+  /**
+   * Waits until both agents have asked this broker for changes after their feed's head (so each holds every
+   * change and waits in a long poll). A closed connection's abandoned long poll may still log a late read of
+   * an older cursor, so this looks for a read at the head rather than at the latest read.
+   */
   async function untilAgentsAtHead(): Promise<Record<string, number>> {
     return poll(
       'both agents waiting at their feed head',
@@ -368,7 +369,10 @@ describe.skipIf(!canRun)('a mesh of real WireGuard gateways fed by the broker', 
         const heads: Record<string, number> = {}
         for (const gateway of ['gw-a', 'gw-b']) {
           const head = await rawDb!.store.gatewayFeedVersion(gateway)
-          if (lastReadOf(gateway)?.since !== head) return null
+          const atHead = reads.some(
+            (r) => r.broker === brokerStarts && r.gateway === gateway && r.since === head,
+          )
+          if (!atHead) return null
           heads[gateway] = head
         }
         return heads
