@@ -24,6 +24,9 @@ import { reconcilePeers } from '../../core/sync/reconcile.ts'
 import type { AgentStateStore, StoredCredential, StoredCursor } from './agent-state.ts'
 import { type BrokerClient, BrokerError } from './broker-client.ts'
 
+/** How long after a change the agent reports what it applied (at most one report per this interval). */
+export const STATUS_DEBOUNCE_MS = 1_000
+
 export interface GatewayAgentOptions {
   /** One-time enrollment token; needed only until a credential is stored. */
   token?: string | null
@@ -266,6 +269,16 @@ export async function runGatewayAgent(
         }
       })
   }
+  // After a change the broker hears what was applied soon, but not once per change: under a burst of
+  // changes one report a second is enough for the admin view, and spares the broker a write per change.
+  let statusSoonTimer: ReturnType<typeof setTimeout> | null = null
+  function sendStatusSoon(): void {
+    if (statusSoonTimer !== null || stopped) return
+    statusSoonTimer = setTimeout(() => {
+      statusSoonTimer = null
+      sendStatus()
+    }, STATUS_DEBOUNCE_MS)
+  }
   let lastDriftCheck = clock.now()
   const statusTimer = setInterval(() => {
     const drift = clock.now() - lastDriftCheck >= driftCheckIntervalMs
@@ -315,7 +328,7 @@ export async function runGatewayAgent(
           response.version !== version ||
           response.upserts.length + response.removals.length > 0
         await handle(response)
-        if (changed) sendStatus()
+        if (changed) sendStatusSoon()
         cycleDone()
         if (response.more) continue
       } catch (error) {
@@ -393,7 +406,8 @@ export async function runGatewayAgent(
       stopped = true
       abort.abort()
       clearInterval(statusTimer)
-      for (const timer of [expiryTimer, repairTimer, cursorTimer]) if (timer !== null) clearTimeout(timer)
+      for (const timer of [expiryTimer, repairTimer, cursorTimer, statusSoonTimer])
+        if (timer !== null) clearTimeout(timer)
       await running
       await queue
       await saveCursor().catch((error: unknown) =>

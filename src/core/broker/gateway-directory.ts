@@ -1,13 +1,16 @@
 /**
- * Enrolled gateways' public keys and overlay addresses, needed to render every client config.
- * Reading them from the store on each issuance would add a round trip to the hot path, so this keeps a
- * short-lived copy; enrollment invalidates it, and the staleness bound keeps replicas honest.
+ * Enrolled gateways' public keys and overlay addresses, needed to render every client config, and the
+ * gateway behind each credential, needed on every sync and status call. Reading them from the store each
+ * time would add a round trip to hot paths, so this keeps short-lived copies; enrollment invalidates
+ * them, and the staleness bound keeps replicas honest.
  */
 import type { Gateway } from '../model.ts'
 import type { Clock, Store } from '../ports.ts'
 
 export interface GatewayDirectory {
   get(name: string): Promise<Gateway | null>
+  /** The gateway a credential hash belongs to; every sync and status call asks, so it is remembered too. */
+  byCredential(credentialHash: string): Promise<Gateway | null>
   invalidate(): void
 }
 
@@ -34,12 +37,27 @@ export function createGatewayDirectory(store: Store, clock: Clock, maxAgeMs = 2_
     return loading
   }
 
+  // Only hits are remembered: an unknown credential always asks the store, so enrolment takes effect at once.
+  const credentials = new Map<string, { at: number; gateway: Gateway }>()
+
   return {
     async get(name) {
       return (await load()).get(name) ?? null
     },
+    async byCredential(credentialHash) {
+      const hit = credentials.get(credentialHash)
+      if (hit !== undefined && clock.now() - hit.at < maxAgeMs) return hit.gateway
+      const gateway = await store.findGatewayByCredential(credentialHash)
+      credentials.delete(credentialHash)
+      if (gateway !== null) {
+        if (credentials.size >= 10_000) credentials.delete(credentials.keys().next().value as string)
+        credentials.set(credentialHash, { at: clock.now(), gateway })
+      }
+      return gateway
+    },
     invalidate() {
       cached = null
+      credentials.clear()
     },
   }
 }

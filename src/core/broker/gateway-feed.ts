@@ -105,11 +105,7 @@ export async function authenticateGateway(deps: BrokerDeps, credential: string |
   return gateway
 }
 
-/**
- * Answers at once when the gateway is behind; otherwise waits up to `wait` seconds for a change.
- * The second read after subscribing closes the race with a commit that lands between the first read
- * and the subscription.
- */
+/** Answers at once when the gateway is behind; otherwise waits up to `wait` seconds for a change. */
 export async function syncGateway(
   deps: BrokerDeps,
   gateway: Gateway,
@@ -118,20 +114,20 @@ export async function syncGateway(
   const { since, waitSeconds } = parseSyncQuery(query)
   const read = () => deps.store.readGatewayFeed(gateway.name, since, FEED_PAGE_LIMIT, deps.clock.now())
   const deadline = deps.clock.now() + waitSeconds * 1000
-  let page = await read()
-  // A wake-up may be spurious (another replica's echo of a change this one already served, a change
-  // for a lease this gateway no longer holds): keep waiting until there is news or the wait is over.
-  while (!hasNews(page, since)) {
+  let page: GatewayFeedPage
+  // Subscribing before each read closes the race with a commit that lands between the read and the
+  // wait, at one read per wake-up. A wake-up may be spurious (another replica's echo of a change this
+  // one already served): then the loop simply waits again, until news or the deadline.
+  for (;;) {
     const remaining = deadline - deps.clock.now()
-    if (remaining <= 0) break
-    const wait = deps.notifier.waitForChange(gateway.name, remaining)
+    const wait = remaining > 0 ? deps.notifier.waitForChange(gateway.name, remaining) : null
     page = await read()
+    if (wait === null) break
     if (hasNews(page, since)) {
       wait.cancel()
       break
     }
     await wait.changed
-    page = await read()
   }
   return respond(deps, page)
 }
