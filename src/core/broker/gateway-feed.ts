@@ -98,8 +98,7 @@ export async function enrollGateway(
 }
 
 export async function authenticateGateway(deps: BrokerDeps, credential: string | null): Promise<Gateway> {
-  const gateway =
-    credential === null ? null : await deps.gateways.byCredential(hashSecret(credential))
+  const gateway = credential === null ? null : await deps.gateways.byCredential(hashSecret(credential))
   if (gateway === null)
     throw new KeygateError('GATEWAY_CREDENTIAL_INVALID', 'Unknown or revoked gateway credential')
   return gateway

@@ -52,11 +52,20 @@ export async function revokeOwnLease(
   session: SessionContext,
   leaseId: string,
 ): Promise<Lease> {
+  return revokeLeaseAs(
+    deps,
+    await findOwnLease(deps, session, leaseId),
+    session.email,
+    'revoked by its owner',
+  )
+}
+
+async function findOwnLease(deps: BrokerDeps, session: SessionContext, leaseId: string): Promise<Lease> {
   const lease = await deps.store.getLease(leaseId)
   if (lease === null || lease.identityId !== session.identityId) {
     throw new KeygateError('NOT_FOUND', `No lease "${leaseId}" of yours exists`)
   }
-  return revokeLeaseAs(deps, lease, session.email, 'revoked by its owner')
+  return lease
 }
 
 export async function revokeLeaseAsAdmin(
@@ -109,10 +118,7 @@ export async function renewOwnLease(
   session: SessionContext,
   leaseId: string,
 ): Promise<Lease> {
-  const lease = await deps.store.getLease(leaseId)
-  if (lease === null || lease.identityId !== session.identityId) {
-    throw new KeygateError('NOT_FOUND', `No lease "${leaseId}" of yours exists`)
-  }
+  const lease = await findOwnLease(deps, session, leaseId)
   const now = deps.clock.now()
   if (leaseState(lease, now) !== 'active') {
     throw new KeygateError('LEASE_NOT_ACTIVE', `Lease "${lease.id}" has ended; request a new one`)

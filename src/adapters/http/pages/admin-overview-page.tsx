@@ -2,21 +2,12 @@
  * Admin console, first page: the live policy (hash, file, when it was loaded, its tests) and the
  * gateways (endpoint, last seen, applied version, peer count).
  */
+import type { GatewayHealth } from '../../../core/broker/gateway-health.ts'
 import { AdminTabs } from './admin-tabs.tsx'
 import { formatTime } from './format.ts'
 import { Layout, type Viewer } from './layout.tsx'
 
-export interface GatewayRow {
-  name: string
-  endpoint: string
-  routes: Record<string, string[]>
-  enrolled: boolean
-  lastSeenAt: number | null
-  healthy: boolean
-  appliedVersion: number | null
-  feedVersion: number | null
-  peerCount: number | null
-}
+export type GatewayRow = GatewayHealth
 
 export interface PolicyStatusView {
   hash: string

@@ -5,6 +5,7 @@
  */
 import { Hono } from 'hono'
 import { createEnrollmentToken, hashSecret } from '../../../core/broker/gateway-feed.ts'
+import { describeGateways } from '../../../core/broker/gateway-health.ts'
 import { subjectOf } from '../../../core/broker/issue-lease.ts'
 import { revokeLeaseAsAdmin, viewLease } from '../../../core/broker/manage-leases.ts'
 import { KeygateError } from '../../../core/errors.ts'
@@ -68,25 +69,12 @@ export function adminRoutes() {
   })
 
   routes.get('/gateways', async (c) => {
-    const { broker } = c.get('deps')
-    const policy = broker.policy()
-    const enrolled = new Map((await broker.store.listGateways()).map((g) => [g.name, g]))
-    const now = broker.clock.now()
+    const gateways = await describeGateways(c.get('deps').broker)
     return c.json({
-      gateways: [...policy.gateways].map(([name, declared]) => {
-        const g = enrolled.get(name)
-        return {
-          name,
-          endpoint: declared.endpoint,
-          routes: declared.routes,
-          enrolled: g?.enrolledAt != null,
-          publicKey: g?.publicKey ?? null,
-          lastSeenAt: g?.lastSeenAt == null ? null : new Date(g.lastSeenAt).toISOString(),
-          healthy: g?.lastSeenAt != null && now - g.lastSeenAt < 60_000,
-          appliedVersion: g?.appliedVersion ?? null,
-          peerCount: g?.peerCount ?? null,
-        }
-      }),
+      gateways: gateways.map((g) => ({
+        ...g,
+        lastSeenAt: g.lastSeenAt === null ? null : new Date(g.lastSeenAt).toISOString(),
+      })),
     })
   })
 

@@ -4,8 +4,10 @@
  * assets. Every state change is a POST checked by the app's Origin-based CSRF guard; nothing secret is
  * ever put in a URL (the only query values are filters, lease ids and return paths).
  */
+
 import { type Context, Hono } from 'hono'
 import type { SessionContext } from '../../../core/broker/broker-deps.ts'
+import { describeGateways } from '../../../core/broker/gateway-health.ts'
 import { subjectOf } from '../../../core/broker/issue-lease.ts'
 import {
   listOwnLeases,
@@ -149,24 +151,7 @@ export function portalRoutes() {
     const deps = c.get('deps')
     const { broker } = deps
     const policy = broker.policy()
-    const now = broker.clock.now()
-    const enrolled = new Map((await broker.store.listGateways()).map((g) => [g.name, g]))
-    const gateways: GatewayRow[] = await Promise.all(
-      [...policy.gateways].map(async ([name, declared]) => {
-        const g = enrolled.get(name)
-        return {
-          name,
-          endpoint: declared.endpoint,
-          routes: declared.routes,
-          enrolled: g?.enrolledAt != null,
-          lastSeenAt: g?.lastSeenAt ?? null,
-          healthy: g?.lastSeenAt != null && now - g.lastSeenAt < 60_000,
-          appliedVersion: g?.appliedVersion ?? null,
-          feedVersion: await broker.store.gatewayFeedVersion(name).catch(() => null),
-          peerCount: g?.peerCount ?? null,
-        }
-      }),
-    )
+    const gateways: GatewayRow[] = await describeGateways(broker)
     const readiness = await deps.readiness().catch(() => null)
     return renderPage(
       c,
