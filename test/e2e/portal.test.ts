@@ -70,7 +70,9 @@ const ROOT: TestIdpScenario = {
 // The committed screenshots change only on purpose (KEYGATE_UPDATE_SCREENSHOTS=1); a plain run writes
 // them to a temporary directory, so tests never dirty the work tree.
 const SHOTS =
-  process.env.KEYGATE_UPDATE_SCREENSHOTS === '1' ? 'docs/screenshots' : mkdtempSync(join(tmpdir(), 'keygate-shots-'))
+  process.env.KEYGATE_UPDATE_SCREENSHOTS === '1'
+    ? 'docs/screenshots'
+    : mkdtempSync(join(tmpdir(), 'keygate-shots-'))
 
 let rig: PortalRig
 

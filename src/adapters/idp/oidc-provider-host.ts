@@ -91,7 +91,14 @@ export function createOidcProviderHost(options: OidcProviderHostOptions): OidcPr
     conformIdTokenClaims: false,
     // Explicit lifetimes (seconds): short, as a sign-in needs them for moments, and oidc-provider otherwise
     // warns on every token it issues.
-    ttl: { AccessToken: 600, AuthorizationCode: 60, IdToken: 600, Interaction: 600, Session: 3600, Grant: 3600 },
+    ttl: {
+      AccessToken: 600,
+      AuthorizationCode: 60,
+      IdToken: 600,
+      Interaction: 600,
+      Session: 3600,
+      Grant: 3600,
+    },
     features: {
       devInteractions: { enabled: false },
       claimsParameter: { enabled: true },
