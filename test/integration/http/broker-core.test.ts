@@ -282,6 +282,25 @@ describe('broker core over HTTP', () => {
     expect(new Set(live.map((l) => l.addressV4)).size).toBe(live.length)
   })
 
+  it('admin API: admins with MFA only', async () => {
+    const root = { sub: 'user-root', email: 'root@example.com', groups: [] }
+    const withMfa = (await broker.login({ ...root, amr: ['pwd', 'hwk'] })).jar
+    const passwordOnly = (await broker.login({ ...root, amr: ['pwd'] })).jar
+    expect((await broker.api(withMfa, '/api/v1/admin/leases')).status).toBe(200)
+    expect(await errorOf(await broker.api(passwordOnly, '/api/v1/admin/leases'))).toMatchObject({
+      status: 403,
+      code: 'MFA_REQUIRED',
+    })
+    expect(await errorOf(await broker.api(alice, '/api/v1/admin/leases'))).toMatchObject({
+      status: 403,
+      code: 'FORBIDDEN',
+    })
+    expect(await errorOf(await broker.api(null, '/api/v1/admin/audit'))).toMatchObject({
+      status: 401,
+      code: 'UNAUTHENTICATED',
+    })
+  })
+
   it('serves health, readiness, metrics and the OpenAPI document', async () => {
     expect((await broker.api(null, '/healthz')).status).toBe(200)
     const ready = (await (await broker.api(null, '/readyz')).json()) as { ready: boolean }

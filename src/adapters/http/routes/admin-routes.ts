@@ -4,12 +4,11 @@
  * reload that removes an admin takes effect at once.
  */
 import { Hono } from 'hono'
+import { checkAdminAccess } from '../../../core/broker/admin-access.ts'
 import { createEnrollmentToken, hashSecret } from '../../../core/broker/gateway-feed.ts'
 import { describeGateways } from '../../../core/broker/gateway-health.ts'
-import { subjectOf } from '../../../core/broker/issue-lease.ts'
 import { revokeLeaseAsAdmin, viewLease } from '../../../core/broker/manage-leases.ts'
 import { KeygateError } from '../../../core/errors.ts'
-import { isPolicyAdmin } from '../../../core/policy/index.ts'
 import { type AppEnv, requireSession } from '../app.ts'
 import { bearerToken } from './gateway-routes.ts'
 
@@ -29,9 +28,8 @@ export function adminRoutes() {
       return next()
     }
     const session = requireSession(c.get('session'))
-    if (!isPolicyAdmin(deps.broker.policy(), subjectOf(session))) {
-      throw new KeygateError('FORBIDDEN', 'Only the policy’s admins may use the admin API')
-    }
+    const refusal = checkAdminAccess(deps.broker.policy(), session)
+    if (refusal !== null) throw refusal
     c.set('adminActor', session.email ?? session.subject)
     await next()
   })

@@ -6,6 +6,7 @@
  */
 
 import { type Context, Hono } from 'hono'
+import { checkAdminAccess } from '../../../core/broker/admin-access.ts'
 import type { SessionContext } from '../../../core/broker/broker-deps.ts'
 import { describeGateways } from '../../../core/broker/gateway-health.ts'
 import { subjectOf } from '../../../core/broker/issue-lease.ts'
@@ -17,7 +18,7 @@ import {
 } from '../../../core/broker/manage-leases.ts'
 import { isKeygateError, KeygateError } from '../../../core/errors.ts'
 import { type Lease, leaseState } from '../../../core/model.ts'
-import { evaluatePolicy, isPolicyAdmin } from '../../../core/policy/index.ts'
+import { evaluatePolicy } from '../../../core/policy/index.ts'
 import type { AppEnv } from '../app.ts'
 import { STATUS_OF } from '../errors.ts'
 import { AccessPage, type LeaseCardView } from '../pages/access-page.tsx'
@@ -255,14 +256,18 @@ async function adminOnly(c: PortalContext, next: () => Promise<void>) {
     return
   }
   const policy = c.get('deps').broker.policy()
-  if (!isPolicyAdmin(policy, subjectOf(session))) {
+  const refusal = checkAdminAccess(policy, session)
+  if (refusal !== null) {
     c.res = renderPage(
       c,
       ErrorPage({
         viewer: viewerOf(session, policy),
-        title: 'Admins only',
-        message: 'Only the administrators the access policy names may open the admin console.',
-        code: 'FORBIDDEN',
+        title: refusal.code === 'FORBIDDEN' ? 'Admins only' : 'Admins sign in with MFA',
+        message:
+          refusal.code === 'FORBIDDEN'
+            ? 'Only the administrators the access policy names may open the admin console.'
+            : 'The admin console needs a sign-in with multi-factor authentication: sign in again with MFA, or use your second factor.',
+        code: refusal.code,
       }),
       403,
     ) as Response
