@@ -205,6 +205,9 @@ export interface VerifiedLogin {
   emailVerified: boolean
   name: string | null
   groups: string[]
+  /** False when the IdP said the user has more groups than it sent (Entra's overage): policy cannot be
+   *  judged on a partial list, since a deny rule on a missing group would not match. */
+  groupsComplete?: boolean
   auth: AuthFacts
 }
 

@@ -77,6 +77,18 @@ export async function completeSignIn(
       )
     }
     const login = await idp.completeLogin(input.callbackUrl, pending)
+    if (login.groupsComplete === false) {
+      // Fail closed: grants could miss a group the user has and, worse, deny rules could too.
+      throw new KeygateError(
+        'LOGIN_FAILED',
+        'The IdP sent only part of this user’s groups (a group overage); Keygate cannot apply the policy to a partial list. Limit the groups claim at the IdP (e.g. Entra: groups assigned to the application).',
+        {
+          reasons: [
+            { code: 'GROUPS_INCOMPLETE', message: 'the ID token signalled more groups than it carried' },
+          ],
+        },
+      )
+    }
     const stale = checkAuthFreshness(login.auth, pending.maxAgeSeconds, clock.now())
     if (stale !== null) {
       throw new KeygateError(stale.code as 'AUTH_TIME_MISSING' | 'AUTH_TOO_OLD', stale.message, {

@@ -150,6 +150,20 @@ describe('broker core over HTTP', () => {
     })
   })
 
+  it('refuses a sign-in whose groups came as an overage reference (fail closed)', async () => {
+    const { response } = await broker.login({
+      ...MFA_SCENARIO,
+      sub: 'user-many-groups',
+      extraClaims: {
+        _claim_names: { groups: 'src1' },
+        _claim_sources: { src1: { endpoint: 'https://graph.invalid/x' } },
+      },
+    })
+    const error = await errorOf(response)
+    expect(error).toMatchObject({ status: 401, code: 'LOGIN_FAILED' })
+    expect(JSON.stringify(error.reasons)).toContain('GROUPS_INCOMPLETE')
+  })
+
   it('logout ends the session', async () => {
     const { jar } = await broker.login(MFA_SCENARIO)
     const stolen = jar.clone()
