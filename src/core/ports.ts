@@ -112,6 +112,8 @@ export interface Store {
    *  Throws KeygateError ADDRESS_POOL_EXHAUSTED when no address is free. */
   issueLease(input: IssueLeaseInput, now: number): Promise<Lease>
   getLease(id: string): Promise<Lease | null>
+  /** The live (unrevoked, unexpired) lease that holds this public key, if any. */
+  findLiveLeaseByPublicKey(publicKey: string, now: number): Promise<Lease | null>
   listLeases(
     filter: { identityId?: string; gateway?: string; state?: 'active' | 'ended' },
     now: number,

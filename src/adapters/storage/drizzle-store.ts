@@ -49,6 +49,7 @@ export function createDrizzleStore(options: DrizzleStoreOptions): Store {
 
     issueLease: leases.issueLease,
     getLease: leases.getLease,
+    findLiveLeaseByPublicKey: leases.findLiveLeaseByPublicKey,
     listLeases: leases.listLeases,
     revokeLease: leases.revokeLease,
     updateLease: leases.updateLease,

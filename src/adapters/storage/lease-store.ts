@@ -139,6 +139,16 @@ export function createLeaseStore(options: LeaseStoreOptions) {
     return row === undefined ? null : leaseFromRow(row)
   }
 
+  async function findLiveLeaseByPublicKey(publicKey: string, now: number): Promise<Lease | null> {
+    // Only the key and the unended rows in SQL, so the planner takes the partial key index (a condition
+    // on expires_at would tempt it to the expiry index, which scans every live lease); the few rows a
+    // key has are judged here.
+    const rows = await runner.rows(sql`
+      SELECT * FROM leases WHERE public_key = ${publicKey} AND ended_at IS NULL`)
+    const live = rows.map(leaseFromRow).find((lease) => lease.revokedAt === null && lease.expiresAt > now)
+    return live ?? null
+  }
+
   async function listLeases(
     filter: { identityId?: string; gateway?: string; state?: 'active' | 'ended' },
     now: number,
@@ -276,5 +286,5 @@ export function createLeaseStore(options: LeaseStoreOptions) {
     }
   }
 
-  return { issueLease, getLease, listLeases, revokeLease, updateLease, endExpired }
+  return { issueLease, getLease, findLiveLeaseByPublicKey, listLeases, revokeLease, updateLease, endExpired }
 }

@@ -67,7 +67,23 @@ export async function issueLease(
     throw denialError(decision)
   }
 
+  // A gateway holds one peer per public key: a second live lease on the same key would have its peer
+  // removed when the first one ends, so the same device renews its lease instead. The check and the
+  // sealing of a fresh preshared key run side by side: one waits on the database, the other on crypto.
   const presharedKey = deps.random.bytes(32)
+  const [holder, presharedKeyCiphertext] = await Promise.all([
+    deps.store.findLiveLeaseByPublicKey(publicKey, now),
+    deps.sealer.seal(presharedKey),
+  ])
+  if (holder !== null) {
+    throw new KeygateError(
+      'PUBLIC_KEY_IN_USE',
+      holder.identityId === session.identityId
+        ? `This key already has a live lease (${holder.id}): renew it, or revoke it first`
+        : 'This key already has a live lease; make a new key pair for this device',
+      { details: holder.identityId === session.identityId ? { leaseId: holder.id } : {} },
+    )
+  }
   const lease = await deps.store.issueLease(
     {
       identityId: session.identityId,
@@ -75,7 +91,7 @@ export async function issueLease(
       name,
       pool: { ipv4: policy.network.ipv4, ipv6: policy.network.ipv6 },
       grants: decision.grants,
-      presharedKeyCiphertext: await deps.sealer.seal(presharedKey),
+      presharedKeyCiphertext,
       expiresAt: decision.expiresAt,
       auth: session.auth,
       policyHash: policy.hash,

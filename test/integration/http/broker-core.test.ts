@@ -89,6 +89,21 @@ describe('broker core over HTTP', () => {
     expect(events.some((e) => e.leaseId === created.id)).toBe(true)
   })
 
+  it('refuses a second live lease on the same key (409 PUBLIC_KEY_IN_USE) until the first ends', async () => {
+    const publicKey = newPublicKey()
+    const first = (await (
+      await broker.api(alice, '/api/v1/peers', { method: 'POST', json: { publicKey } })
+    ).json()) as { id: string }
+    const again = await broker.api(alice, '/api/v1/peers', { method: 'POST', json: { publicKey } })
+    const error = (await again.json()) as { error: { code: string; leaseId?: string } }
+    expect(again.status).toBe(409)
+    expect(error.error).toMatchObject({ code: 'PUBLIC_KEY_IN_USE', leaseId: first.id })
+    await broker.api(alice, `/api/v1/peers/${first.id}`, { method: 'DELETE' })
+    expect((await broker.api(alice, '/api/v1/peers', { method: 'POST', json: { publicKey } })).status).toBe(
+      201,
+    )
+  })
+
   it('a password-only sign-in gets 403 MFA_REQUIRED with reasons, and nothing is stored', async () => {
     const { jar } = await broker.login(PASSWORD_ONLY_SCENARIO)
     const me = (await (await broker.api(jar, '/api/v1/me')).json()) as Json
