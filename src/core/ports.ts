@@ -109,7 +109,8 @@ export interface Store {
   getIdentity(id: string): Promise<Identity | null>
 
   /** Allocates a unique address and stores the lease, its feed changes and its audit event atomically.
-   *  Throws KeygateError ADDRESS_POOL_EXHAUSTED when no address is free. */
+   *  Throws KeygateError ADDRESS_POOL_EXHAUSTED when no address is free, PUBLIC_KEY_IN_USE when a live
+   *  lease holds the key. */
   issueLease(input: IssueLeaseInput, now: number): Promise<Lease>
   getLease(id: string): Promise<Lease | null>
   /** The live (unrevoked, unexpired) lease that holds this public key, if any. */

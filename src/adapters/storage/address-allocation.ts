@@ -20,7 +20,8 @@ import { isoTime } from './row-values.ts'
 
 export type AddressHolder = { leaseId: string; heldUntil: number } | { gatewayId: string }
 
-export function allocationCtes(plan: PoolPlan, holder: AddressHolder, now: number): SQL {
+/** `guard`, when given, is a boolean SQL expression: false takes no address at all (and bumps nothing). */
+export function allocationCtes(plan: PoolPlan, holder: AddressHolder, now: number, guard: SQL = sql`true`): SQL {
   const at = isoTime(now)
   const v6 = ipv6PrefixText(plan)
   const leaseId = 'leaseId' in holder ? holder.leaseId : null
@@ -30,7 +31,7 @@ export function allocationCtes(plan: PoolPlan, holder: AddressHolder, now: numbe
   return sql`
   pool AS (
     INSERT INTO address_pools AS p (cidr, next_offset, last_offset)
-    VALUES (${plan.key}, ${plan.firstOffset + 1}, ${plan.lastOffset})
+    SELECT ${plan.key}, ${plan.firstOffset + 1}, ${plan.lastOffset} WHERE ${guard}
     ON CONFLICT (cidr) DO UPDATE SET next_offset = p.next_offset + 1, last_offset = excluded.last_offset
       WHERE p.next_offset <= excluded.last_offset
     RETURNING p.next_offset - 1 AS off
@@ -38,7 +39,7 @@ export function allocationCtes(plan: PoolPlan, holder: AddressHolder, now: numbe
   reusable AS (
     SELECT address, "offset" AS off FROM address_allocations
     WHERE pool = ${plan.key} AND held_until <= ${at}::timestamptz AND "offset" <= ${plan.lastOffset}
-      AND NOT EXISTS (SELECT 1 FROM pool)
+      AND NOT EXISTS (SELECT 1 FROM pool) AND ${guard}
     ORDER BY held_until
     LIMIT 1
     FOR UPDATE SKIP LOCKED

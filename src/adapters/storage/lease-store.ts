@@ -86,8 +86,14 @@ export function createLeaseStore(options: LeaseStoreOptions) {
     const plan = planPool(input.pool)
     const id = newId()
     const grants = JSON.stringify(input.grants)
+    // A gateway holds one peer per public key, so a key with a live lease gets no second one. Checked in
+    // this same statement (no extra round trip); the WHERE names only the key and unended rows so the
+    // partial key index serves it, and the aggregate judges the few rows a key has.
+    const keyFree = sql`coalesce((SELECT NOT bool_or(revoked_at IS NULL AND expires_at > ${isoTime(now)}::timestamptz)
+      FROM leases WHERE public_key = ${input.publicKey} AND ended_at IS NULL), true)`
     const statement = sql`WITH
-    ${allocationCtes(plan, { leaseId: id, heldUntil: input.expiresAt }, now)},
+    key_free AS (SELECT ${keyFree} AS ok),
+    ${allocationCtes(plan, { leaseId: id, heldUntil: input.expiresAt }, now, sql`(SELECT ok FROM key_free)`)},
     lease AS (
       INSERT INTO leases (id, identity_id, public_key, name, address_v4, address_v6, grants,
         preshared_key_ciphertext, created_at, expires_at, verdict, amr, acr, acrs, auth_time, step_up,
@@ -103,7 +109,8 @@ export function createLeaseStore(options: LeaseStoreOptions) {
     audit AS (${auditInsert(input.audit, 'lease', now, sql`${input.policyHash}::text`)}),
     changes AS (${perGrantedGateway('lease', 'grants', 'upsert')}),
     ${feedAppendCtes(now)}
-    SELECT lease.address_v4, lease.address_v6, (SELECT count(*) FROM picked) AS picked, ${touchedGateways}
+    SELECT lease.address_v4, lease.address_v6, (SELECT count(*) FROM picked) AS picked,
+      (SELECT ok FROM key_free) AS key_free, ${touchedGateways}
     FROM (SELECT 1) AS one LEFT JOIN lease ON true`
 
     for (let attempt = 0; attempt < ALLOCATION_ATTEMPTS; attempt++) {
@@ -126,6 +133,9 @@ export function createLeaseStore(options: LeaseStoreOptions) {
           policyHash: input.policyHash,
           matchedGrants: input.matchedGrants,
         }
+      }
+      if (row !== undefined && row.key_free === false) {
+        throw new KeygateError('PUBLIC_KEY_IN_USE', 'This public key already has a live lease')
       }
       // Nothing picked: the pool is full. Picked but not taken: an overlapping pool holds that address.
       if (row === undefined || numberOf(row, 'picked') === 0) break

@@ -6,7 +6,7 @@
  * before it reaches the store; the store allocates the address, writes the lease, its feed changes and
  * its audit event in one transaction.
  */
-import { KeygateError, type Reason } from '../errors.ts'
+import { isKeygateError, KeygateError, type Reason } from '../errors.ts'
 import type { Lease, Subject } from '../model.ts'
 import { encodeBase64, parseWireGuardPublicKey } from '../peers/keys.ts'
 import { renderClientConfig } from '../peers/wg-config.ts'
@@ -67,52 +67,34 @@ export async function issueLease(
     throw denialError(decision)
   }
 
-  // A gateway holds one peer per public key: a second live lease on the same key would have its peer
-  // removed when the first one ends, so the same device renews its lease instead. The check and the
-  // sealing of a fresh preshared key run side by side: one waits on the database, the other on crypto.
   const presharedKey = deps.random.bytes(32)
-  const [holder, presharedKeyCiphertext] = await Promise.all([
-    deps.store.findLiveLeaseByPublicKey(publicKey, now),
-    deps.sealer.seal(presharedKey),
-  ])
-  if (holder !== null) {
-    throw new KeygateError(
-      'PUBLIC_KEY_IN_USE',
-      holder.identityId === session.identityId
-        ? `This key already has a live lease (${holder.id}): renew it, or revoke it first`
-        : 'This key already has a live lease; make a new key pair for this device',
-      { details: holder.identityId === session.identityId ? { leaseId: holder.id } : {} },
-    )
-  }
-  const lease = await deps.store.issueLease(
-    {
-      identityId: session.identityId,
-      publicKey,
-      name,
-      pool: { ipv4: policy.network.ipv4, ipv6: policy.network.ipv6 },
-      grants: decision.grants,
-      presharedKeyCiphertext,
-      expiresAt: decision.expiresAt,
-      auth: session.auth,
-      policyHash: policy.hash,
-      matchedGrants: decision.matchedGrants,
-      audit: {
-        type: 'lease.issued',
+  const presharedKeyCiphertext = await deps.sealer.seal(presharedKey)
+  const lease = await deps.store
+    .issueLease(
+      {
         identityId: session.identityId,
-        leaseId: null,
-        gatewayId: null,
-        actor: session.email,
+        publicKey,
+        name,
+        pool: { ipv4: policy.network.ipv4, ipv6: policy.network.ipv6 },
+        grants: decision.grants,
+        presharedKeyCiphertext,
+        expiresAt: decision.expiresAt,
+        auth: session.auth,
         policyHash: policy.hash,
-        data: {
-          publicKey,
-          grants: decision.grants,
-          matchedGrants: decision.matchedGrants,
-          ...auditAuth(session.auth),
+        matchedGrants: decision.matchedGrants,
+        audit: {
+          type: 'lease.issued',
+          identityId: session.identityId,
+          leaseId: null,
+          gatewayId: null,
+          actor: session.email,
+          policyHash: policy.hash,
+          data: { publicKey, grants: decision.grants, matchedGrants: decision.matchedGrants, ...auditAuth(session.auth) },
         },
       },
-    },
-    now,
-  )
+      now,
+    )
+    .catch((error: unknown) => refuseKeyInUse(deps, session, publicKey, error))
   deps.notifier.publish(lease.grants.map((g) => g.gateway))
   deps.logger.info('lease.issued', {
     leaseId: lease.id,
@@ -230,4 +212,22 @@ function parseRequestedGateways(value: unknown): string[] | null {
     )
   }
   return value as string[]
+}
+
+/**
+ * A gateway holds one peer per public key: a second live lease on the key would have its peer removed
+ * when the first one ends. The store refuses it in the issuing statement; this names the lease to
+ * renew when it is the user's own (looked up only on this rare path).
+ */
+async function refuseKeyInUse(deps: BrokerDeps, session: SessionContext, publicKey: string, error: unknown): Promise<never> {
+  if (!isKeygateError(error, 'PUBLIC_KEY_IN_USE')) throw error
+  const holder = await deps.store.findLiveLeaseByPublicKey(publicKey, deps.clock.now())
+  const own = holder !== null && holder.identityId === session.identityId
+  throw new KeygateError(
+    'PUBLIC_KEY_IN_USE',
+    own
+      ? `This key already has a live lease (${holder.id}): renew it, or revoke it first`
+      : 'This key already has a live lease; make a new key pair for this device',
+    { details: own ? { leaseId: holder.id } : {} },
+  )
 }
