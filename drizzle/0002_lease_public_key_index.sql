@@ -1,1 +1,1 @@
-CREATE INDEX "leases_unended_public_key" ON "leases" USING btree ("public_key") WHERE "leases"."ended_at" is null;
+CREATE INDEX "leases_public_key" ON "leases" USING btree ("public_key");

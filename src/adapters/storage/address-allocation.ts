@@ -21,7 +21,12 @@ import { isoTime } from './row-values.ts'
 export type AddressHolder = { leaseId: string; heldUntil: number } | { gatewayId: string }
 
 /** `guard`, when given, is a boolean SQL expression: false takes no address at all (and bumps nothing). */
-export function allocationCtes(plan: PoolPlan, holder: AddressHolder, now: number, guard: SQL = sql`true`): SQL {
+export function allocationCtes(
+  plan: PoolPlan,
+  holder: AddressHolder,
+  now: number,
+  guard: SQL = sql`true`,
+): SQL {
   const at = isoTime(now)
   const v6 = ipv6PrefixText(plan)
   const leaseId = 'leaseId' in holder ? holder.leaseId : null

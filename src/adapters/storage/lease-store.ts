@@ -87,10 +87,11 @@ export function createLeaseStore(options: LeaseStoreOptions) {
     const id = newId()
     const grants = JSON.stringify(input.grants)
     // A gateway holds one peer per public key, so a key with a live lease gets no second one. Checked in
-    // this same statement (no extra round trip); the WHERE names only the key and unended rows so the
-    // partial key index serves it, and the aggregate judges the few rows a key has.
-    const keyFree = sql`coalesce((SELECT NOT bool_or(revoked_at IS NULL AND expires_at > ${isoTime(now)}::timestamptz)
-      FROM leases WHERE public_key = ${input.publicKey} AND ended_at IS NULL), true)`
+    // this same statement (no extra round trip); the WHERE names only the key so the key index serves it
+    // (any condition on ended_at or expires_at would let the planner walk the expiry index instead), and
+    // the aggregate judges the few rows a key has.
+    const keyFree = sql`coalesce((SELECT NOT bool_or(ended_at IS NULL AND revoked_at IS NULL
+      AND expires_at > ${isoTime(now)}::timestamptz) FROM leases WHERE public_key = ${input.publicKey}), true)`
     const statement = sql`WITH
     key_free AS (SELECT ${keyFree} AS ok),
     ${allocationCtes(plan, { leaseId: id, heldUntil: input.expiresAt }, now, sql`(SELECT ok FROM key_free)`)},
@@ -150,11 +151,8 @@ export function createLeaseStore(options: LeaseStoreOptions) {
   }
 
   async function findLiveLeaseByPublicKey(publicKey: string, now: number): Promise<Lease | null> {
-    // Only the key and the unended rows in SQL, so the planner takes the partial key index (a condition
-    // on expires_at would tempt it to the expiry index, which scans every live lease); the few rows a
-    // key has are judged here.
-    const rows = await runner.rows(sql`
-      SELECT * FROM leases WHERE public_key = ${publicKey} AND ended_at IS NULL`)
+    // Only the key in SQL, so the planner takes the key index; the few rows a key has are judged here.
+    const rows = await runner.rows(sql`SELECT * FROM leases WHERE public_key = ${publicKey}`)
     const live = rows.map(leaseFromRow).find((lease) => lease.revokedAt === null && lease.expiresAt > now)
     return live ?? null
   }

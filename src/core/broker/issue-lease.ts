@@ -89,7 +89,12 @@ export async function issueLease(
           gatewayId: null,
           actor: session.email,
           policyHash: policy.hash,
-          data: { publicKey, grants: decision.grants, matchedGrants: decision.matchedGrants, ...auditAuth(session.auth) },
+          data: {
+            publicKey,
+            grants: decision.grants,
+            matchedGrants: decision.matchedGrants,
+            ...auditAuth(session.auth),
+          },
         },
       },
       now,
@@ -219,7 +224,12 @@ function parseRequestedGateways(value: unknown): string[] | null {
  * when the first one ends. The store refuses it in the issuing statement; this names the lease to
  * renew when it is the user's own (looked up only on this rare path).
  */
-async function refuseKeyInUse(deps: BrokerDeps, session: SessionContext, publicKey: string, error: unknown): Promise<never> {
+async function refuseKeyInUse(
+  deps: BrokerDeps,
+  session: SessionContext,
+  publicKey: string,
+  error: unknown,
+): Promise<never> {
   if (!isKeygateError(error, 'PUBLIC_KEY_IN_USE')) throw error
   const holder = await deps.store.findLiveLeaseByPublicKey(publicKey, deps.clock.now())
   const own = holder !== null && holder.identityId === session.identityId
