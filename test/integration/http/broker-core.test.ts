@@ -420,3 +420,37 @@ describe('a grant that asks for step-up', () => {
     expect((await broker.db.store.listLeases({}, Date.now())).length).toBe(0)
   })
 })
+
+describe.each([
+  // Okta ignores an acr_values it does not like and answers with what it did: 1fa here, though 2fa was asked.
+  [
+    'okta',
+    { acr: 'urn:okta:loa:1fa:any', amr: ['pwd'] },
+    /acr_values=urn%3Aokta%3Aloa%3A2fa%3Aany|acr_values=urn:okta:loa:2fa:any/,
+  ],
+  // Keycloak's acr "0" is an SSO cookie past its level's max age: never MFA, whatever else is claimed.
+  ['keycloak', { acr: '0', amr: ['pwd'] }, /claims=/],
+] as const)('the %s profile through the broker', (profile, claims, requested) => {
+  let broker: TestBroker
+  beforeAll(async () => {
+    broker = await startTestBroker({ policy: corePolicy(), profile })
+  })
+  afterAll(async () => {
+    await broker?.close()
+  })
+
+  it('asked for MFA, got a weaker acr back: 403 MFA_REQUIRED', async () => {
+    const { jar, response } = await broker.login({ ...MFA_SCENARIO, ...claims })
+    expect(response.status).toBe(303)
+    const request = broker.idp.authorizationRequests.at(-1)
+    expect(request?.toString()).toMatch(requested)
+    const me = (await (await broker.api(jar, '/api/v1/me')).json()) as Json
+    expect(me.auth.acr).toBe(claims.acr)
+    expect(me.auth.verdict).not.toBe('mfa')
+    const refused = await broker.api(jar, '/api/v1/peers', {
+      method: 'POST',
+      json: { publicKey: newPublicKey() },
+    })
+    expect(await errorOf(refused)).toMatchObject({ status: 403, code: 'MFA_REQUIRED' })
+  })
+})
