@@ -440,7 +440,7 @@ describe.each([
   })
 
   it('asked for MFA, got a weaker acr back: 403 MFA_REQUIRED', async () => {
-    const { jar, response } = await broker.login({ ...MFA_SCENARIO, ...claims })
+    const { jar, response } = await broker.login({ ...MFA_SCENARIO, acr: claims.acr, amr: [...claims.amr] })
     expect(response.status).toBe(303)
     const request = broker.idp.authorizationRequests.at(-1)
     expect(request?.toString()).toMatch(requested)
