@@ -7,13 +7,12 @@
 import { randomBytes } from 'node:crypto'
 import { pathToFileURL } from 'node:url'
 import postgres from 'postgres'
-import { createCookieCodec } from '../src/adapters/http/session-cookie.ts'
 import { createLocalChangeNotifier } from '../src/adapters/notify/local-change-notifier.ts'
 import { silentLogger } from '../src/adapters/runtime/json-logger.ts'
 import { type OpenedDatabase, openDatabase } from '../src/adapters/storage/open-database.ts'
-import type { SessionContext } from '../src/core/broker/broker-deps.ts'
 import { loadPolicy } from '../src/core/policy/index.ts'
 import { composeApp } from '../src/entrypoints/compose-app.ts'
+import { benchSessionCookie } from './bench-session.ts'
 
 const BENCH_URL = 'http://127.0.0.1:8080'
 
@@ -81,43 +80,13 @@ export async function benchIssuance(
   })
 
   // A signed-in session, made the way the callback makes one.
-  const now = Date.now()
-  const identity = await database.store.upsertIdentity(
-    {
-      idpId: 'bench',
-      issuer: 'https://idp.bench.invalid',
-      subject: 'bench',
-      email: 'bench@example.com',
-      emailVerified: true,
-      name: null,
-      groups: ['engineering'],
-    },
-    now,
-  )
-  const session: SessionContext = {
-    sessionId: randomBytes(16).toString('base64url'),
-    identityId: identity.id,
-    idpId: 'bench',
-    issuer: identity.issuer,
-    subject: identity.subject,
-    email: identity.email,
-    groups: identity.groups,
-    auth: {
-      verdict: 'mfa',
-      amr: ['pwd', 'otp'],
-      acr: null,
-      acrs: [],
-      authTime: Math.floor(now / 1000),
-      stepUp: null,
-    },
-    expiresAt: now + 3_600_000,
-  }
-  await database.store.createSession(
-    { id: session.sessionId, identityId: identity.id, expiresAt: session.expiresAt },
-    now,
-  )
-  const codec = await createCookieCodec(secret, BENCH_URL)
-  const cookie = `${codec.sessionCookie}=${await codec.seal(session, session.expiresAt, 'session')}`
+  const cookie = await benchSessionCookie(database.store, {
+    secret,
+    url: BENCH_URL,
+    subject: 'bench',
+    groups: ['engineering'],
+    ttlMs: 3_600_000,
+  })
 
   // Key generation is the client's work, not the broker's: random 32 bytes stand for a public key.
   const nextKey = () => randomBytes(32).toString('base64')

@@ -30,18 +30,17 @@ import postgres from 'postgres'
 import { runGatewayAgent } from '../src/adapters/gateway/agent.ts'
 import { createMemoryAgentState } from '../src/adapters/gateway/agent-state.ts'
 import { createBrokerClient } from '../src/adapters/gateway/broker-client.ts'
-import { createCookieCodec } from '../src/adapters/http/session-cookie.ts'
 import { silentLogger } from '../src/adapters/runtime/json-logger.ts'
 import { cryptoRandom, systemClock } from '../src/adapters/runtime/web-runtime.ts'
 import { type OpenedDatabase, openDatabase } from '../src/adapters/storage/open-database.ts'
 import { createMemoryInterface } from '../src/adapters/wireguard/memory-interface.ts'
 import { createUapiInterface } from '../src/adapters/wireguard/uapi-interface.ts'
-import type { SessionContext } from '../src/core/broker/broker-deps.ts'
 import { createEnrollmentToken } from '../src/core/broker/gateway-feed.ts'
 import type { Store } from '../src/core/ports.ts'
 import type { WireGuardInterface } from '../src/core/sync/peer-state.ts'
 import { type NodeServer, startNodeServer } from '../src/entrypoints/node-server.ts'
 import { canRunNetnsLab, createNetnsLab, type NetnsLab } from '../test/support/netns.ts'
+import { benchSessionCookie } from './bench-session.ts'
 import { scratchPostgres } from './issuance-bench.ts'
 
 const AGENT_COUNTS = [1, 10, 100] as const
@@ -325,45 +324,18 @@ export async function benchPropagation(): Promise<Record<string, unknown>> {
     cleanups.push(() => server.close())
 
     // Signed-in sessions, made the way the callback makes them: one user per agent count's grant.
-    const codec = await createCookieCodec(secret, url)
     const cookies = new Map<number, string>()
     for (const n of AGENT_COUNTS) {
-      const now = Date.now()
-      const identity = await database.store.upsertIdentity(
-        {
-          idpId: 'bench',
-          issuer: 'https://idp.bench.invalid',
+      cookies.set(
+        n,
+        await benchSessionCookie(database.store, {
+          secret,
+          url,
           subject: `n${n}`,
-          email: `n${n}@example.com`,
-          emailVerified: true,
-          name: null,
           groups: [`n${n}`],
-        },
-        now,
+          ttlMs: 6 * 3_600_000,
+        }),
       )
-      const session: SessionContext = {
-        sessionId: randomBytes(16).toString('base64url'),
-        identityId: identity.id,
-        idpId: 'bench',
-        issuer: identity.issuer,
-        subject: identity.subject,
-        email: identity.email,
-        groups: identity.groups,
-        auth: {
-          verdict: 'mfa',
-          amr: ['pwd', 'otp'],
-          acr: null,
-          acrs: [],
-          authTime: Math.floor(now / 1000),
-          stepUp: null,
-        },
-        expiresAt: now + 6 * 3_600_000,
-      }
-      await database.store.createSession(
-        { id: session.sessionId, identityId: identity.id, expiresAt: session.expiresAt },
-        now,
-      )
-      cookies.set(n, `${codec.sessionCookie}=${await codec.seal(session, session.expiresAt, 'session')}`)
     }
 
     // --- a real gateway for gw-001, when the machine can --------------------------------------------------

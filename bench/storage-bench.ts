@@ -13,6 +13,7 @@ import { pathToFileURL } from 'node:url'
 import postgres from 'postgres'
 import { openDatabase } from '../src/adapters/storage/open-database.ts'
 import type { IssueLeaseInput } from '../src/core/ports.ts'
+import { mfaAuth } from './bench-session.ts'
 
 export interface BenchOptions {
   /** Concurrent connections (bare) or in-flight calls (store). Default 12. */
@@ -106,14 +107,7 @@ export async function benchStoreIssuance(
       grants: (options.gateways ?? ['bench-a']).map((gateway) => ({ gateway, routes: ['10.0.0.0/8'] })),
       presharedKeyCiphertext: 'sealed',
       expiresAt: now + 8 * 3600_000,
-      auth: {
-        verdict: 'mfa',
-        amr: ['pwd', 'otp'],
-        acr: null,
-        acrs: [],
-        authTime: Math.floor(now / 1000),
-        stepUp: null,
-      },
+      auth: mfaAuth(now),
       policyHash: 'bench',
       matchedGrants: ['g0'],
       audit: {
