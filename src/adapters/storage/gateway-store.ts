@@ -102,9 +102,10 @@ export function createGatewayStore(options: { runner: SqlRunner; newId: () => st
         INSERT INTO gateway_feeds AS f (gateway, version, floor_version) VALUES (${name}, 1, 1)
         ON CONFLICT (gateway) DO UPDATE SET version = greatest(f.version, 1),
           floor_version = CASE WHEN f.version = 0 THEN 1 ELSE f.floor_version END`)
+      // Audit events name gateways as the policy and the admins do (enrollment tokens are audited the same way).
       await tx.rows(sql`
         INSERT INTO audit_events (id, at, type, gateway_id, actor, data)
-        VALUES (gen_random_uuid(), ${at}::timestamptz, 'gateway.enrolled', ${textOf(updated, 'id')}, ${name},
+        VALUES (gen_random_uuid(), ${at}::timestamptz, 'gateway.enrolled', ${name}, 'gateway',
           ${JSON.stringify({ publicKey: input.publicKey, addressV4, addressV6 })}::jsonb)`)
       return gatewayFromRow(updated)
     })

@@ -59,6 +59,7 @@ describe('gateway enrollment', () => {
     expect(await store.findGatewayByCredential('cred-unknown')).toBeNull()
     const audit = await store.listAudit({ type: 'gateway.enrolled', limit: 10 })
     expect(audit).toHaveLength(1)
+    expect(audit[0]?.gatewayId).toBe(gateway.name)
   })
 
   it('refuses an expired token and an unknown one', async () => {
