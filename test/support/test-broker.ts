@@ -3,6 +3,7 @@
  * oidc-provider as its IdP, and a fresh database of the kind KEYGATE_TEST_DB names (or PGlite).
  * Sign-ins follow the real redirects (login-driver.ts); API calls carry the session cookie like a browser.
  */
+
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
@@ -12,7 +13,8 @@ import { silentLogger } from '../../src/adapters/runtime/json-logger.ts'
 import type { IdpProfileName } from '../../src/core/identity/index.ts'
 import type { Logger } from '../../src/core/ports.ts'
 import { type NodeServer, startNodeServer } from '../../src/entrypoints/node-server.ts'
-import { CookieJar, loginThroughRedirects, requestWithJar } from './login-driver.ts'
+import { createApiClient } from './api-client.ts'
+import { CookieJar, loginThroughRedirects } from './login-driver.ts'
 import { createTestDatabase, type TestDatabase } from './test-db.ts'
 import { MFA_SCENARIO, startTestIdp, type TestIdp, type TestIdpScenario } from './test-idp.ts'
 
@@ -97,18 +99,7 @@ export async function startTestBroker(options: TestBrokerOptions): Promise<TestB
   }
   const server = await startNodeServer({ env, database: db.database, logger: options.logger ?? silentLogger })
 
-  const api: TestBroker['api'] = async (jar, path, init = {}) => {
-    const { json, ...rest } = init
-    const headers = new Headers(rest.headers)
-    let body = rest.body
-    if (json !== undefined) {
-      headers.set('content-type', 'application/json')
-      body = JSON.stringify(json)
-    }
-    const requestInit: RequestInit = { ...rest, headers, ...(body === undefined ? {} : { body }) }
-    if (jar === null) return fetch(`${origin}${path}`, { ...requestInit, redirect: 'manual' })
-    return requestWithJar(`${origin}${path}`, jar, requestInit)
-  }
+  const api = createApiClient(origin)
 
   return {
     url: server.url,

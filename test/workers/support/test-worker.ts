@@ -5,11 +5,12 @@
  * bundled through the `keygate:policy` alias. Cron runs are triggered the way `wrangler dev
  * --test-scheduled` offers: `GET /__scheduled`.
  */
+import { createApiClient } from '../../support/api-client.ts'
 import './wrangler-offline.ts'
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { unstable_startWorker } from 'wrangler'
-import { CookieJar, loginThroughRedirects, requestWithJar } from '../../support/login-driver.ts'
+import { CookieJar, loginThroughRedirects } from '../../support/login-driver.ts'
 import { freeLoopbackPort } from '../../support/test-broker.ts'
 import { createTestDatabase, type TestDatabase } from '../../support/test-db.ts'
 import { MFA_SCENARIO, startTestIdp, type TestIdp, type TestIdpScenario } from '../../support/test-idp.ts'
@@ -99,18 +100,7 @@ export async function startTestWorker(options: StartTestWorkerOptions = {}): Pro
     throw error
   }
 
-  const api: TestWorker['api'] = async (jar, path, init = {}) => {
-    const { json, ...rest } = init
-    const headers = new Headers(rest.headers)
-    let body = rest.body
-    if (json !== undefined) {
-      headers.set('content-type', 'application/json')
-      body = JSON.stringify(json)
-    }
-    const requestInit: RequestInit = { ...rest, headers, ...(body === undefined ? {} : { body }) }
-    if (jar === null) return fetch(`${origin}${path}`, { ...requestInit, redirect: 'manual' })
-    return requestWithJar(`${origin}${path}`, jar, requestInit)
-  }
+  const api = createApiClient(origin)
 
   return {
     origin,
