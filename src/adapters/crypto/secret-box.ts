@@ -9,6 +9,7 @@
  */
 import { base64url, CompactEncrypt, compactDecrypt, decodeProtectedHeader } from 'jose'
 import { KeygateError } from '../../core/errors.ts'
+import { deriveSubkey } from './derive-subkey.ts'
 
 export interface SecretBox {
   /** Encrypts; the result is ASCII (a compact JWE), safe to store in a text column. */
@@ -18,16 +19,10 @@ export interface SecretBox {
 }
 
 const encoder = new TextEncoder()
-const SALT = encoder.encode('keygate/secret-box')
+const SALT = 'keygate/secret-box'
 
-async function derive(secret: string, info: string, bits: number): Promise<Uint8Array> {
-  const material = await crypto.subtle.importKey('raw', encoder.encode(secret), 'HKDF', false, ['deriveBits'])
-  const derived = await crypto.subtle.deriveBits(
-    { name: 'HKDF', hash: 'SHA-256', salt: SALT, info: encoder.encode(info) },
-    material,
-    bits,
-  )
-  return new Uint8Array(derived)
+function derive(secret: string, info: string, bits: number): Promise<Uint8Array> {
+  return deriveSubkey(secret, SALT, info, bits)
 }
 
 export function createSecretBox(secret: string): SecretBox {

@@ -9,6 +9,7 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
 import { EncryptJWT, jwtDecrypt } from 'jose'
 import type { SessionContext } from '../../core/broker/broker-deps.ts'
 import type { PendingLogin } from '../../core/ports.ts'
+import { deriveSubkey } from '../crypto/derive-subkey.ts'
 
 export interface CookieCodec {
   readonly secure: boolean
@@ -20,20 +21,7 @@ export interface CookieCodec {
 
 /** Derives an independent 256-bit key for cookies from KEYGATE_SECRET (HKDF-SHA256, WebCrypto). */
 export async function createCookieCodec(secret: string, publicUrl: string): Promise<CookieCodec> {
-  const ikm = await crypto.subtle.importKey('raw', new TextEncoder().encode(secret), 'HKDF', false, [
-    'deriveBits',
-  ])
-  const bits = await crypto.subtle.deriveBits(
-    {
-      name: 'HKDF',
-      hash: 'SHA-256',
-      salt: new TextEncoder().encode('keygate'),
-      info: new TextEncoder().encode('cookies v1'),
-    },
-    ikm,
-    256,
-  )
-  const key = new Uint8Array(bits)
+  const key = await deriveSubkey(secret, 'keygate', 'cookies v1', 256)
   const secure = publicUrl.startsWith('https:')
   // Decrypting is WebCrypto work on every request; a token that decrypted once is the same token, so
   // its payload is remembered (bounded). Expiry is still checked by the caller on every use.
