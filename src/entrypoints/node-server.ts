@@ -148,7 +148,7 @@ export async function startNodeServer(options: NodeServerOptions = {}): Promise<
     )
 
     const sweeper = setInterval(() => {
-      composed.broker.store.sweepExpired(Date.now()).catch((error: unknown) => {
+      composed.broker.store.sweepExpired(composed.broker.clock.now()).catch((error: unknown) => {
         logger.warn('lease.sweep_failed', { error: error instanceof Error ? error.message : String(error) })
       })
     }, SWEEP_INTERVAL_MS)
