@@ -4,6 +4,11 @@ import { defineConfig } from 'drizzle-kit'
 
 export default defineConfig({
   dialect: 'postgresql',
-  schema: ['./src/adapters/storage/schema.ts', './src/adapters/storage/schema-factors.ts'],
+  schema: [
+    './src/adapters/storage/schema.ts',
+    './src/adapters/storage/schema-factors.ts',
+    './src/adapters/storage/schema-devices.ts',
+    './src/adapters/storage/schema-lifecycle.ts',
+  ],
   out: './drizzle',
 })

@@ -34,6 +34,17 @@ export default defineConfig({
         },
       },
       {
+        // Faults made for real: a PostgreSQL cluster of the test's own stopped and restarted under the
+        // broker, broker processes killed with signals (test/support/pg-cluster.ts).
+        test: {
+          name: 'faults',
+          include: ['test/faults/**/*.test.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+      {
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],

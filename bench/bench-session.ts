@@ -1,5 +1,5 @@
 // A signed-in session for benchmarks, made the way the sign-in callback makes one (identity upserted,
-// session stored, cookie sealed with the server's secret), so a bench can drive the API without an IdP.
+// session and its claims stored, a cookie naming the session sealed with the server's secret), so a bench can drive the API without an IdP.
 import { randomBytes } from 'node:crypto'
 import { createCookieCodec } from '../src/adapters/http/session-cookie.ts'
 import type { SessionContext } from '../src/core/broker/broker-deps.ts'
@@ -47,10 +47,8 @@ export async function benchSessionCookie(
     auth: mfaAuth(now),
     expiresAt: now + options.ttlMs,
   }
-  await store.createSession(
-    { id: session.sessionId, identityId: identity.id, expiresAt: session.expiresAt },
-    now,
-  )
+  const { sessionId, expiresAt, ...claims } = session
+  await store.createSession({ id: sessionId, identityId: identity.id, expiresAt, claims }, now)
   const codec = await createCookieCodec(options.secret, options.url)
-  return `${codec.sessionCookie}=${await codec.seal(session, session.expiresAt, 'session')}`
+  return `${codec.sessionCookie}=${await codec.seal({ sid: sessionId }, expiresAt, 'session')}`
 }

@@ -10,14 +10,17 @@ import postgres from 'postgres'
 import { createLocalChangeNotifier } from '../src/adapters/notify/local-change-notifier.ts'
 import { silentLogger } from '../src/adapters/runtime/json-logger.ts'
 import { type OpenedDatabase, openDatabase } from '../src/adapters/storage/open-database.ts'
+import { NO_RATE_LIMITS } from '../src/core/limits/rate-limit.ts'
 import { loadPolicy } from '../src/core/policy/index.ts'
 import { composeApp } from '../src/entrypoints/compose-app.ts'
+import { enrolGatewaysInStore } from '../test/support/enrol-gateways.ts'
 import { benchSessionCookie } from './bench-session.ts'
 
 const BENCH_URL = 'http://127.0.0.1:8080'
 
 export const BENCH_POLICY = `{
   "network": { "ipv4": "100.64.0.0/10", "ipv6": "fd7a:115c:a1e0::/64" },
+  "leases": { "maxPerUser": 1000 },
   "gateways": {
     "gw-a": { "endpoint": "198.18.0.1:51820", "routes": { "prod": ["10.10.0.0/16"] } },
     "gw-b": { "endpoint": "198.18.0.2:51820", "routes": { "prod": ["10.20.0.0/16"] } },
@@ -69,8 +72,19 @@ export async function benchIssuance(
   const loaded = loadPolicy(BENCH_POLICY, 'bench.hujson')
   if (!loaded.ok) throw new Error(loaded.errors.map((e) => e.message).join('\n'))
   const secret = randomBytes(32).toString('base64url')
+  // Issuance refuses a lease no granted gateway has enrolled for (NO_GATEWAY_ENROLLED): enrol both, as
+  // their agents would, so the figure includes rendering their [Peer] sections.
+  const enrolled = new Set(
+    (await database.store.listGateways()).filter((g) => g.publicKey !== null).map((g) => g.name),
+  )
+  await enrolGatewaysInStore(
+    database.store,
+    ['gw-a', 'gw-b'].filter((g) => !enrolled.has(g)),
+    { ipv4: '100.64.0.0/10', ipv6: 'fd7a:115c:a1e0::/64' },
+  )
   const { app } = await composeApp({
-    config: { url: BENCH_URL, production: false },
+    // The broker's work is measured, not its abuse limits.
+    config: { url: BENCH_URL, production: false, rateLimits: NO_RATE_LIMITS },
     store: database.store,
     secret,
     policy: () => loaded.policy,
@@ -79,14 +93,21 @@ export async function benchIssuance(
     notifier: createLocalChangeNotifier(),
   })
 
-  // A signed-in session, made the way the callback makes one.
-  const cookie = await benchSessionCookie(database.store, {
-    secret,
-    url: BENCH_URL,
-    subject: 'bench',
-    groups: ['engineering'],
-    ttlMs: 3_600_000,
-  })
+  // Signed-in sessions, made the way the callback makes one; issuances rotate over many people, as in use
+  // (each person holds at most the policy's leases.maxPerUser).
+  const cookies: string[] = []
+  for (let i = 0; i < 200; i++) {
+    cookies.push(
+      await benchSessionCookie(database.store, {
+        secret,
+        url: BENCH_URL,
+        subject: `bench-${i}`,
+        groups: ['engineering'],
+        ttlMs: 3_600_000,
+      }),
+    )
+  }
+  let turn = 0
 
   // Key generation is the client's work, not the broker's: random 32 bytes stand for a public key.
   const nextKey = () => randomBytes(32).toString('base64')
@@ -95,7 +116,7 @@ export async function benchIssuance(
     const response = await app.fetch(
       new Request(`${BENCH_URL}/api/v1/peers`, {
         method: 'POST',
-        headers: { cookie, 'content-type': 'application/json' },
+        headers: { cookie: cookies[turn++ % cookies.length]!, 'content-type': 'application/json' },
         body: JSON.stringify({ publicKey: nextKey() }),
       }),
     )

@@ -4,8 +4,10 @@
 import { execFileSync } from 'node:child_process'
 import { cpus, loadavg, totalmem } from 'node:os'
 import { openDatabase } from '../src/adapters/storage/open-database.ts'
+import { benchFilter } from './filter-bench.ts'
 import { benchIssuance, scratchPostgres } from './issuance-bench.ts'
 import { benchPolicy } from './policy-bench.ts'
+import { benchStartup } from './startup-bench.ts'
 import { benchBareTransaction } from './storage-bench.ts'
 import { benchSnapshotApply } from './wireguard-bench.ts'
 
@@ -65,12 +67,18 @@ async function optional(path: string, name: string): Promise<Section> {
 }
 
 const sections: Record<string, Section> = {
+  startup: () => benchStartup(),
   issuance,
   policy: benchPolicy,
   wireguardSnapshot: benchSnapshotApply,
+  filter: benchFilter,
   propagation: await optional('./propagation-bench.ts', 'benchPropagation'),
   portal: await optional('./portal-bench.ts', 'benchPortal'),
   workers: await optional('./workers-bench.ts', 'benchWorkers'),
+  faults: await optional('./faults-bench.ts', 'benchFaults'),
+  scimDeactivation: await optional('./scim-deactivation-bench.ts', 'benchScimDeactivation'),
+  clientApproval: await optional('./client-approval-bench.ts', 'benchClientApproval'),
+  restart: await optional('./restart-bench.ts', 'benchRestart'),
 }
 
 const only = process.argv.slice(2)

@@ -87,39 +87,49 @@ export async function benchStoreIssuance(
   const database = await openDatabase({ databaseUrl, poolSize: clients })
   try {
     const now = Date.now()
-    const identity = await database.store.upsertIdentity(
-      {
-        idpId: 'bench',
-        issuer: 'https://bench.invalid',
-        subject: 'bench-store',
-        email: null,
-        emailVerified: false,
-        name: null,
-        groups: [],
-      },
-      now,
+    // Leases spread over many people, as in use: each issuance also checks its owner's lease limit.
+    const identities = await Promise.all(
+      Array.from({ length: 500 }, (_, i) =>
+        database.store.upsertIdentity(
+          {
+            idpId: 'bench',
+            issuer: 'https://bench.invalid',
+            subject: `bench-store-${i}`,
+            email: null,
+            emailVerified: false,
+            name: null,
+            groups: [],
+          },
+          now,
+        ),
+      ),
     )
-    const input = (): IssueLeaseInput => ({
-      identityId: identity.id,
-      publicKey: randomBytes(32).toString('base64'),
-      name: null,
-      pool: { ipv4: '100.64.0.0/10', ipv6: 'fd7a:115c:a1e0::/64' },
-      grants: (options.gateways ?? ['bench-a']).map((gateway) => ({ gateway, routes: ['10.0.0.0/8'] })),
-      presharedKeyCiphertext: 'sealed',
-      expiresAt: now + 8 * 3600_000,
-      auth: mfaAuth(now),
-      policyHash: 'bench',
-      matchedGrants: ['g0'],
-      audit: {
-        type: 'lease.issued',
+    let next = 0
+    const input = (): IssueLeaseInput => {
+      const identity = identities[next++ % identities.length]!
+      return {
         identityId: identity.id,
-        leaseId: null,
-        gatewayId: null,
-        actor: 'bench',
+        publicKey: randomBytes(32).toString('base64'),
+        name: null,
+        pool: { ipv4: '100.64.0.0/10', ipv6: 'fd7a:115c:a1e0::/64' },
+        grants: (options.gateways ?? ['bench-a']).map((gateway) => ({ gateway, routes: ['10.0.0.0/8'] })),
+        presharedKeyCiphertext: 'sealed',
+        expiresAt: now + 8 * 3600_000,
+        auth: mfaAuth(now),
         policyHash: 'bench',
-        data: {},
-      },
-    })
+        matchedGrants: ['g0'],
+        maxLiveLeases: 1000,
+        audit: {
+          type: 'lease.issued',
+          identityId: identity.id,
+          leaseId: null,
+          gatewayId: null,
+          actor: 'bench',
+          policyHash: 'bench',
+          data: {},
+        },
+      }
+    }
     return await runFor(seconds, clients, async () => {
       await database.store.issueLease(input(), Date.now())
     })

@@ -52,8 +52,10 @@ export async function benchSnapshotApply(): Promise<Record<string, unknown>> {
       publicKey: encodeBase64(random(32)),
       presharedKey: encodeBase64(random(32)),
       allowedIps: [`198.19.${64 + (i >> 8)}.${i & 255}/32`],
+      routes: ['198.18.64.0/24'],
       expiresAt: now + 3_600_000,
     })),
+    network: { ipv4: '198.19.0.0/16', ipv6: null },
   }
   const body = JSON.stringify(snapshot)
 
@@ -92,7 +94,7 @@ export async function benchSnapshotApply(): Promise<Record<string, unknown>> {
           const started = performance.now()
           const desired: DesiredPeers = new Map()
           const delta = applyFeedPage(desired, parseSyncResponse(JSON.parse(body)), Date.now())
-          await iface.applyPeers(delta)
+          await iface.applyPeers(delta.peers)
           elapsed = performance.now() - started
           agentMs.push(elapsed)
         } else {

@@ -18,6 +18,7 @@ import { startTestWorker, type TestWorker } from '../test/workers/support/test-w
 
 const POLICY = `{
   "network": { "ipv4": "100.64.0.0/10", "ipv6": null, "dns": [] },
+  "leases": { "maxPerUser": 1000 },
   "gateways": { "gw-a": { "endpoint": "198.18.0.1:51820", "routes": { "prod": ["10.10.0.0/16"] } } },
   "groups": { "group:eng": ["idp:*:engineering"] },
   "assurance": { "mfa": { "mfa": true, "maxAuthAge": "12h" } },

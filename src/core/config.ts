@@ -3,7 +3,8 @@
  * typed value. Defaults live here and nowhere else. Names are part of the external contract (DESIGN.md).
  */
 import { KeygateError } from './errors.ts'
-import { isLoopbackUrl } from './identity/loopback.ts'
+import { isLoopbackHost, isLoopbackUrl } from './identity/loopback.ts'
+import { DEFAULT_RATE_LIMITS, parseRateRule, type RateLimits } from './limits/rate-limit.ts'
 
 export interface Config {
   /** Public base URL, without a trailing slash. */
@@ -15,11 +16,40 @@ export interface Config {
   policyPath: string
   /** null in development: the entrypoint then generates one into the data dir. */
   secret: string | null
+  /** KEYGATE_SECRET_PREVIOUS (comma-separated): secrets that still open values at rest during a rotation. */
+  previousSecrets: string[]
   production: boolean
   /** Whether the built-in development IdP should run (never in production, never off loopback). */
   devIdp: boolean
   logLevel: 'debug' | 'info' | 'warn' | 'error'
+  /** Per-client limits on sign-in, issuance and failed gateway credentials (null: not limited). */
+  rateLimits: RateLimits
+  /** A header a trusted reverse proxy sets to the client's address (its last value counts); null: the peer. */
+  clientIpHeader: string | null
+  /** KEYGATE_LOG_FORMAT: readable lines or JSON lines; null lets the runtime choose (a terminal gets pretty). */
+  logFormat: 'pretty' | 'json' | null
+  /** Concurrent client connections the Node server accepts; more are closed at once (docs/gateways.md). */
+  maxConnections: number
+  /** How long audit events are kept (KEYGATE_AUDIT_RETENTION); null keeps them for ever. */
+  auditRetentionMs: number | null
 }
+
+/** Environment names of the per-client rate limits (`30/min`, `5/10s`, `off`). */
+export const RATE_LIMIT_SETTINGS = {
+  auth: 'KEYGATE_RATE_LIMIT_AUTH',
+  issue: 'KEYGATE_RATE_LIMIT_ISSUE',
+  gatewayAuthFailure: 'KEYGATE_RATE_LIMIT_GATEWAY_AUTH_FAILURES',
+  deviceStart: 'KEYGATE_RATE_LIMIT_DEVICE_START',
+  userCodeFailure: 'KEYGATE_RATE_LIMIT_USER_CODE_FAILURES',
+  scim: 'KEYGATE_RATE_LIMIT_SCIM',
+} as const
+
+/** One per gateway long poll plus browsers and API clients; docs/gateways.md sizes the fd limit for it. */
+export const DEFAULT_MAX_CONNECTIONS = 4_096
+/** A year: long enough for most audit duties, short enough that anonymous noise cannot pile up for ever. */
+export const DEFAULT_AUDIT_RETENTION_MS = 365 * 86_400_000
+/** Shorter would lose the trail of an incident before anyone looked. */
+export const MIN_AUDIT_RETENTION_MS = 86_400_000
 
 export type Environment = Record<string, string | undefined>
 
@@ -41,10 +71,19 @@ export function parseConfig(env: Environment, hasConfiguredIdps: boolean): Confi
   const secret = env.KEYGATE_SECRET?.trim() || null
   if (secret !== null && secret.length < 32) problems.push('KEYGATE_SECRET must be at least 32 characters')
   if (production && secret === null) problems.push('KEYGATE_SECRET is required when NODE_ENV=production')
+  const previousSecrets = (env.KEYGATE_SECRET_PREVIOUS ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p.length > 0)
+  if (previousSecrets.some((p) => p.length < 32))
+    problems.push('each KEYGATE_SECRET_PREVIOUS entry must be at least 32 characters')
 
   const loopback = url !== null && isLoopbackUrl(url)
+  const host = env.HOST ?? '127.0.0.1'
   const devIdpSetting = env.KEYGATE_DEV_IDP?.toLowerCase()
-  let devIdp = !hasConfiguredIdps && loopback && !production
+  // The development IdP signs anyone in as anyone, the admin included: by default only when nobody else
+  // can reach it, a loopback URL *and* a loopback listen address (HOST=0.0.0.0 serves the network).
+  let devIdp = !hasConfiguredIdps && loopback && isLoopbackHost(host) && !production
   if (devIdpSetting === '1' || devIdpSetting === 'true' || devIdpSetting === 'on') {
     if (production) problems.push('KEYGATE_DEV_IDP cannot be on when NODE_ENV=production')
     else if (!loopback) problems.push('KEYGATE_DEV_IDP needs a loopback KEYGATE_URL (localhost or 127.0.0.1)')
@@ -57,21 +96,63 @@ export function parseConfig(env: Environment, hasConfiguredIdps: boolean): Confi
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel))
     problems.push('KEYGATE_LOG_LEVEL must be debug, info, warn or error')
 
+  const rateLimits = { ...DEFAULT_RATE_LIMITS }
+  for (const [bucket, name] of Object.entries(RATE_LIMIT_SETTINGS) as Array<[keyof RateLimits, string]>) {
+    const raw = env[name]
+    if (raw === undefined || raw.trim() === '') continue
+    try {
+      rateLimits[bucket] = parseRateRule(raw, name)
+    } catch (error) {
+      problems.push(error instanceof Error ? error.message : String(error))
+    }
+  }
+  const clientIpHeader = env.KEYGATE_CLIENT_IP_HEADER?.trim().toLowerCase() || null
+  const logFormat = (env.KEYGATE_LOG_FORMAT?.trim().toLowerCase() || null) as Config['logFormat']
+  if (logFormat !== null && logFormat !== 'pretty' && logFormat !== 'json')
+    problems.push('KEYGATE_LOG_FORMAT must be pretty or json')
+  const maxConnections = Number(env.KEYGATE_MAX_CONNECTIONS ?? DEFAULT_MAX_CONNECTIONS)
+  if (!Number.isSafeInteger(maxConnections) || maxConnections < 1)
+    problems.push('KEYGATE_MAX_CONNECTIONS must be a positive integer')
+  const auditRetentionMs = parseRetention(env.KEYGATE_AUDIT_RETENTION, problems)
+
   if (problems.length > 0 || url === null) {
     throw new KeygateError('CONFIG_INVALID', `Invalid configuration:\n  - ${problems.join('\n  - ')}`)
   }
   return Object.freeze({
     url: rawUrl,
     port,
-    host: env.HOST ?? '127.0.0.1',
+    host,
     databaseUrl: env.DATABASE_URL?.trim() || null,
     dataDir: env.KEYGATE_DATA_DIR ?? './data',
     policyPath: env.KEYGATE_POLICY ?? 'policies/policy.hujson',
     secret,
+    previousSecrets,
     production,
     devIdp,
     logLevel,
+    rateLimits: Object.freeze(rateLimits),
+    clientIpHeader,
+    logFormat,
+    maxConnections,
+    auditRetentionMs,
   })
+}
+
+function parseRetention(raw: string | undefined, problems: string[]): number | null {
+  const text = raw?.trim()
+  if (text === undefined || text === '') return DEFAULT_AUDIT_RETENTION_MS
+  if (/^(off|never|forever)$/i.test(text)) return null
+  // Whole hours, days or weeks: retention is never finer than that.
+  const match = /^(\d{1,6})([hdw])$/.exec(text)
+  const unit = { h: 3_600_000, d: 86_400_000, w: 604_800_000 }
+  const ms = match === null ? null : Number(match[1]) * unit[match[2] as 'h' | 'd' | 'w']
+  if (ms === null || ms < MIN_AUDIT_RETENTION_MS) {
+    problems.push(
+      `KEYGATE_AUDIT_RETENTION must be a duration of at least 1d (e.g. 90d, 52w) or "off", got "${text}"`,
+    )
+    return DEFAULT_AUDIT_RETENTION_MS
+  }
+  return ms
 }
 
 function parsePort(raw: string | undefined, url: URL | null, problems: string[]): number {

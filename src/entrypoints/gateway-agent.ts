@@ -1,25 +1,37 @@
 /**
- * `keygate gateway run --broker URL --token T --interface IFACE [--state-dir DIR]`: wiring for the gateway
- * agent (adapters/gateway/agent.ts). Runs until SIGINT or SIGTERM; returns the process exit code
- * (0 stopped cleanly, 1 a failure the operator can fix, 2 a usage error).
+ * `keygate gateway run --broker URL --interface IFACE [--token-file FILE] [--state-dir DIR]`: wiring for the
+ * gateway agent (adapters/gateway/agent.ts) and its packet filter (adapters/firewall). Runs until SIGINT or
+ * SIGTERM; returns the process exit code (0 stopped cleanly, 1 a failure the operator can fix, 2 a usage
+ * error). The enrollment token comes from KEYGATE_GATEWAY_TOKEN or a file, never from argv, which every local
+ * user can read in /proc.
  */
+import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
+import { createDisabledPacketFilter, createNftPacketFilter } from '../adapters/firewall/nft-packet-filter.ts'
 import { runGatewayAgent } from '../adapters/gateway/agent.ts'
 import { createFileAgentState } from '../adapters/gateway/agent-state.ts'
-import { createBrokerClient } from '../adapters/gateway/broker-client.ts'
-import { createJsonLogger, type LogLevel } from '../adapters/runtime/json-logger.ts'
+import { checkBrokerUrl, createBrokerClients } from '../adapters/gateway/broker-client.ts'
+import type { LogLevel } from '../adapters/runtime/json-logger.ts'
+import { createNodeLogger } from '../adapters/runtime/node-logger.ts'
 import { cryptoRandom, systemClock } from '../adapters/runtime/web-runtime.ts'
 import { openWireGuardInterface, type WireGuardBackend } from '../adapters/wireguard/open-interface.ts'
 import { isKeygateError } from '../core/errors.ts'
+import { isGatewaySecret } from '../core/sync/protocol.ts'
 
-const USAGE = `usage: keygate gateway run --broker URL --interface IFACE [--token TOKEN] [--state-dir DIR]
+const USAGE = `usage: keygate gateway run --broker URL --interface IFACE [--token-file FILE] [--state-dir DIR]
                            [--backend auto|uapi|wg] [--listen-port PORT] [--log-level info|debug]
+                           [--allow-plain-http] [--no-packet-filter]
 
-  --broker      the broker's base URL (KEYGATE_URL of the server)
-  --token       one-time enrollment token from \`keygate gateway add NAME\` (first run only; also KEYGATE_GATEWAY_TOKEN)
-  --interface   the WireGuard interface this agent owns (its peer set is replaced by the broker's)
-  --state-dir   where the credential and cursor are kept (default /var/lib/keygate/gateway-IFACE)
-  --backend     uapi: the userspace socket in /var/run/wireguard; wg: the wg tool (kernel); auto: uapi if present
+  --broker            the broker's base URL (KEYGATE_URL of the server); several, comma-separated, are
+                      tried in turn when one does not answer
+  --interface         the WireGuard interface this agent owns (its peer set and its nftables table)
+  --token-file        file holding the one-time enrollment token from \`keygate gateway add NAME\` (first run
+                      only); or set KEYGATE_GATEWAY_TOKEN. Never on the command line.
+  --state-dir         where the credential and cursor are kept (default /var/lib/keygate/gateway-IFACE)
+  --backend           uapi: the userspace socket in /var/run/wireguard; wg: the wg tool (kernel); auto: uapi if present
+  --allow-plain-http  allow an http:// broker URL that is not loopback (credential and keys in clear)
+  --no-packet-filter  run without the nftables filter: every peer reaches everything this gateway routes to
+                      (a warning at start, and "enforcement: off" in the gateway's status)
 `
 
 export async function runGatewayCommand(argv: string[]): Promise<number> {
@@ -30,6 +42,9 @@ export async function runGatewayCommand(argv: string[]): Promise<number> {
       options: {
         broker: { type: 'string' },
         token: { type: 'string' },
+        'token-file': { type: 'string' },
+        'allow-plain-http': { type: 'boolean', default: false },
+        'no-packet-filter': { type: 'boolean', default: false },
         interface: { type: 'string' },
         'state-dir': { type: 'string' },
         backend: { type: 'string', default: 'auto' },
@@ -64,22 +79,35 @@ export async function runGatewayCommand(argv: string[]): Promise<number> {
   if (listenPort !== null && (!Number.isInteger(listenPort) || listenPort < 1 || listenPort > 65535)) {
     problems.push('--listen-port must be 1-65535')
   }
+  if (values.token !== undefined)
+    problems.push(
+      '--token is not accepted: other local users can read a command line; use KEYGATE_GATEWAY_TOKEN or --token-file',
+    )
+  if (broker !== undefined) {
+    for (const url of broker.split(',').filter((u) => u.trim() !== '')) {
+      try {
+        checkBrokerUrl(url.trim(), values['allow-plain-http'] === true)
+      } catch (error) {
+        problems.push(error instanceof Error ? error.message : String(error))
+      }
+    }
+  }
   if (problems.length > 0 || broker === undefined || iface === undefined) {
     process.stderr.write(`keygate gateway run: ${problems.join('; ')}\n\n${USAGE}`)
     return 2
   }
 
-  const logger = createJsonLogger((line) => process.stdout.write(`${line}\n`), logLevel as LogLevel)
+  const logger = createNodeLogger({ level: logLevel as LogLevel })
   let agent: Awaited<ReturnType<typeof runGatewayAgent>>
   try {
+    const token = await readToken(values['token-file'] as string | undefined)
     agent = await runGatewayAgent(
-      {
-        token: (values.token as string | undefined) ?? process.env.KEYGATE_GATEWAY_TOKEN ?? null,
-        listenPort,
-      },
+      { token, listenPort },
       {
         wg: await openWireGuardInterface(iface, backend as WireGuardBackend),
-        broker: createBrokerClient(broker),
+        filter:
+          values['no-packet-filter'] === true ? createDisabledPacketFilter() : createNftPacketFilter(iface),
+        brokers: createBrokerClients(broker, { allowPlainHttp: values['allow-plain-http'] === true }),
         state: createFileAgentState(
           (values['state-dir'] as string | undefined) ?? `/var/lib/keygate/gateway-${iface}`,
         ),
@@ -107,4 +135,16 @@ export async function runGatewayCommand(argv: string[]): Promise<number> {
   })
   await agent.stop()
   return 0
+}
+
+/** The enrollment token from --token-file or KEYGATE_GATEWAY_TOKEN; null when neither is given. */
+async function readToken(file: string | undefined): Promise<string | null> {
+  const raw = file === undefined ? (process.env.KEYGATE_GATEWAY_TOKEN ?? null) : await readFile(file, 'utf8')
+  if (raw === null || raw.trim() === '') return null
+  const token = raw.trim()
+  if (!isGatewaySecret(token))
+    throw new Error(
+      `the enrollment token in ${file ?? 'KEYGATE_GATEWAY_TOKEN'} has characters outside A-Z a-z 0-9 _ -`,
+    )
+  return token
 }

@@ -3,7 +3,8 @@
  * The main CLI dispatches here; I/O comes in through `io` so tests drive these without a process.
  */
 import { parseArgs } from 'node:util'
-import type { Subject, Verdict } from '../core/model.ts'
+import { parseStepUp, STEP_UP_TOKENS } from '../core/identity/step-up-proof.ts'
+import { isVerdict, type Subject, VERDICTS } from '../core/model.ts'
 import {
   compilePolicySource,
   deriveTestVerdict,
@@ -82,7 +83,7 @@ export async function runPolicyCheck(argv: string[], io: PolicyCliIo): Promise<n
 }
 
 const EXPLAIN_USAGE = `usage: keygate policy explain --user EMAIL [--idp ID] [--groups a,b] [--amr pwd,mfa] [--acr X]
-       [--auth-age 10m] [--verdict mfa|single|unknown] [--step-up totp|webauthn] [--gateways eu-1,us-1]
+       [--auth-age 10m] [--verdict mfa|single|unknown] [--step-up totp|webauthn|webauthn:hwk] [--gateways eu-1,us-1]
        [--file FILE] [--json]
 `
 
@@ -134,13 +135,13 @@ export async function runPolicyExplain(argv: string[], io: PolicyCliIo): Promise
     return 1
   }
   const verdict = str('verdict')
-  if (verdict !== undefined && !['mfa', 'single', 'unknown'].includes(verdict)) {
-    io.stderr('keygate policy explain: --verdict must be mfa, single or unknown\n')
+  if (verdict !== undefined && !isVerdict(verdict)) {
+    io.stderr(`keygate policy explain: --verdict must be ${VERDICTS.join(', ')}\n`)
     return 1
   }
   const stepUp = str('step-up') ?? null
-  if (stepUp !== null && stepUp !== 'totp' && stepUp !== 'webauthn') {
-    io.stderr('keygate policy explain: --step-up must be totp or webauthn\n')
+  if (stepUp !== null && parseStepUp(stepUp) === null) {
+    io.stderr(`keygate policy explain: --step-up must be one of ${STEP_UP_TOKENS.join(', ')}\n`)
     return 1
   }
 
@@ -169,7 +170,7 @@ export async function runPolicyExplain(argv: string[], io: PolicyCliIo): Promise
     email: user,
     groups: list(str('groups')),
     auth: {
-      verdict: (verdict as Verdict | undefined) ?? deriveTestVerdict(amr),
+      verdict: verdict !== undefined && isVerdict(verdict) ? verdict : deriveTestVerdict(amr),
       amr,
       acr: str('acr') ?? null,
       acrs: [],

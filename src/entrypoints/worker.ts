@@ -9,14 +9,16 @@
  * migrations (`keygate migrate` with DATABASE_URL does those), no development IdP.
  */
 
-import { toKeygateError } from '../adapters/http/errors.ts'
+import { NOT_READY_STATUS, toKeygateError } from '../adapters/http/errors.ts'
 import { createIdentityProviders } from '../adapters/idp/oidc-identity-provider.ts'
 import { createJsonLogger } from '../adapters/runtime/json-logger.ts'
-import { DEFAULT_POLICY_NAME, loadBundledPolicy } from '../adapters/workers/bundled-policy.ts'
+import { createDatabaseAvailability } from '../adapters/storage/database-availability.ts'
+import { DEFAULT_POLICY_NAME, loadBundledPolicyReport } from '../adapters/workers/bundled-policy.ts'
+import { createCloudflareRateLimiter } from '../adapters/workers/cloudflare-rate-limiter.ts'
 import { openRequestStore } from '../adapters/workers/hyperdrive-store.ts'
 import { createKvMetadataCache } from '../adapters/workers/kv-metadata-cache.ts'
-import { createPollingNotifier } from '../adapters/workers/polling-notifier.ts'
-import { currentRequestScope, requestScoped, runInRequestScope } from '../adapters/workers/request-scope.ts'
+import { createPollingNotifier, SYNC_MAX_WAIT_MS } from '../adapters/workers/polling-notifier.ts'
+import { requestScoped, runInRequestScope } from '../adapters/workers/request-scope.ts'
 import { runScheduledSweep } from '../adapters/workers/scheduled-sweep.ts'
 import {
   environmentFromBindings,
@@ -27,10 +29,13 @@ import {
 import { parseConfig } from '../core/config.ts'
 import { KeygateError } from '../core/errors.ts'
 import { parseIdpConfigs } from '../core/identity/index.ts'
-import { SYNC_PATH } from '../core/sync/protocol.ts'
+import { fixedPolicyStatus } from '../core/policy/index.ts'
+import { parseStepUpConfig } from '../core/step-up/step-up-config.ts'
 import { type ComposedApp, composeApp } from './compose-app.ts'
 
 let isolate: Promise<ComposedApp> | null = null
+/** Whether the database answered lately, kept across the isolate's requests (hyperdrive-store.ts). */
+const databaseAvailability = createDatabaseAvailability()
 
 function composeForIsolate(bindings: WorkerBindings): Promise<ComposedApp> {
   // A failed start (bad configuration or policy) is not kept: the next event tries again and logs again.
@@ -61,22 +66,32 @@ async function compose(bindings: WorkerBindings): Promise<ComposedApp> {
   if (bindings.HYPERDRIVE?.connectionString === undefined) {
     throw new KeygateError('CONFIG_INVALID', 'The HYPERDRIVE binding is missing: see wrangler.toml')
   }
-  const policy = loadBundledPolicy(env.KEYGATE_POLICY ?? DEFAULT_POLICY_NAME)
+  const { policy, tests } = loadBundledPolicyReport(env.KEYGATE_POLICY ?? DEFAULT_POLICY_NAME)
+  // The admin console's policy panel: this isolate's compile and its tests. There is no reload to report
+  // (lastAttemptAt null): a policy that fails to load or its tests never serves; every request answers 503.
+  const policyStatus = { ...fixedPolicyStatus(policy), loadedAt: Date.now(), tests }
   const store = requestScoped((scope) => scope.store)
   const composed = await composeApp({
     config,
     store,
     secret: config.secret,
+    previousSecrets: config.previousSecrets,
     policy: () => policy,
+    policyStatus: () => policyStatus,
     idps: createIdentityProviders(idpConfigs, {
       logger,
       metadataCache: createKvMetadataCache(bindings.KEYGATE_CACHE),
     }),
     logger,
+    limiter: (clock) => createCloudflareRateLimiter(bindings, config.rateLimits, clock, logger),
+    clientAddress: (c) => c.req.header('cf-connecting-ip'),
     factors: requestScoped((scope) => scope.factors),
+    stepUp: parseStepUpConfig(env),
+    maxSyncWaitMs: SYNC_MAX_WAIT_MS,
+    coalesceReads: false,
+    devices: requestScoped((scope) => scope.devices),
     notifier: createPollingNotifier({
       version: (gateway) => store.gatewayFeedVersion(gateway),
-      baseline: syncCursorOfCurrentRequest,
       onError: (error) =>
         logger.warn('gateway.poll_failed', { error: error instanceof Error ? error.message : String(error) }),
     }),
@@ -88,15 +103,6 @@ async function compose(bindings: WorkerBindings): Promise<ComposedApp> {
     idps: [...composed.broker.idps.keys()],
   })
   return composed
-}
-
-/** The `since` a gateway sent to the sync route: the version it holds, so the poll compares with that. */
-function syncCursorOfCurrentRequest(): number | null {
-  const request = currentRequestScope().request
-  if (request === null) return null
-  const url = new URL(request.url)
-  const since = Number(url.searchParams.get('since'))
-  return url.pathname === SYNC_PATH && Number.isSafeInteger(since) && since > 0 ? since : null
 }
 
 export default {
@@ -114,12 +120,15 @@ export default {
             message: 'Keygate is not configured correctly; the Worker log says why',
           },
         },
-        { status: 503 },
+        { status: NOT_READY_STATUS },
       )
     }
-    const { store, factors, close } = openRequestStore(bindings.HYPERDRIVE.connectionString)
+    const { store, factors, devices, close } = openRequestStore(
+      bindings.HYPERDRIVE.connectionString,
+      databaseAvailability,
+    )
     try {
-      return await runInRequestScope({ store, factors, request }, async () =>
+      return await runInRequestScope({ store, factors, devices, request }, async () =>
         composed.app.fetch(request, bindings, ctx as never),
       )
     } finally {
@@ -133,10 +142,17 @@ export default {
     ctx: WorkerExecutionContext,
   ): Promise<void> {
     const composed = await composeForIsolate(bindings)
-    const { store, factors, close } = openRequestStore(bindings.HYPERDRIVE.connectionString)
+    const { store, factors, devices, close } = openRequestStore(
+      bindings.HYPERDRIVE.connectionString,
+      databaseAvailability,
+    )
     try {
-      await runInRequestScope({ store, factors, request: null }, () =>
-        runScheduledSweep(composed.broker, bindings.KEYGATE_CACHE),
+      await runInRequestScope({ store, factors, devices, request: null }, () =>
+        runScheduledSweep(
+          composed.broker,
+          bindings.KEYGATE_CACHE,
+          parseConfig(environmentFromBindings(bindings), true).auditRetentionMs,
+        ),
       )
     } catch (error) {
       composed.broker.logger.error('lease.sweep_failed', { cron: controller.cron, error: describe(error) })

@@ -1,7 +1,7 @@
 // A lease becomes access on a mesh of real WireGuard gateways (issue 4), with nothing faked: the whole broker
 // (Node server, real oidc-provider sign-ins, the test database) in the host namespace, two gateways running
-// wireguard-go in their own namespaces with the real agent (gw-a: the `keygate gateway run` CLI inside its
-// namespace; gw-b: runGatewayAgent in this process over the UAPI socket), a service host behind each, and
+// wireguard-go in their own namespaces with the real agent (gw-a: the release build's bundled agent,
+// dist/keygate-gateway.mjs, inside its namespace; gw-b: runGatewayAgent in this process over the UAPI socket), a service host behind each, and
 // clients loading the config that `POST /api/v1/peers` returns with `wg setconf`.
 //
 //   host ns: broker on H (198.19.x.1), the host end of a veth to gw-a only
@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createNftPacketFilter } from '../../src/adapters/firewall/nft-packet-filter.ts'
 import { type GatewayAgent, runGatewayAgent } from '../../src/adapters/gateway/agent.ts'
 import { createFileAgentState, type StoredCursor } from '../../src/adapters/gateway/agent-state.ts'
 import { createBrokerClient } from '../../src/adapters/gateway/broker-client.ts'
@@ -29,15 +30,18 @@ import { generateKeyPair } from '../../src/core/peers/keys.ts'
 import { fillPrivateKey, parseWireGuardConfig, stripWgQuickFields } from '../../src/core/peers/wg-config.ts'
 import type { WireGuardInterface } from '../../src/core/sync/peer-state.ts'
 import { MESH_OVERLAY_PREFIX, MESH_SERVICE_A, MESH_SERVICE_B, meshPolicy } from '../fixtures/mesh-policy.ts'
+import { mintEnrollmentToken } from '../support/gateway-enrollment.ts'
 import type { CookieJar } from '../support/login-driver.ts'
-import { canRunNetnsLab, createNetnsLab, type NetnsLab, type WireGuardGoProcess } from '../support/netns.ts'
+import { createNetnsLab, type NetnsLab, requireNetnsLab, type WireGuardGoProcess } from '../support/netns.ts'
+import { type HostLink, linkHostTo, until } from '../support/network-lab.ts'
 import { startTestBroker, type TestBroker } from '../support/test-broker.ts'
 import { createTestDatabase, type TestDatabase } from '../support/test-db.ts'
 import { startTestIdp, type TestIdp, type TestIdpScenario } from '../support/test-idp.ts'
 
-const canRun = await canRunNetnsLab()
+const canRun = await requireNetnsLab({ nft: true })
 const REPO = fileURLToPath(new URL('../..', import.meta.url))
-const CLI = fileURLToPath(new URL('../../src/entrypoints/cli.ts', import.meta.url))
+/** Built in beforeAll: what a gateway host runs, not the sources. */
+const AGENT = join(REPO, 'dist/keygate-gateway.mjs')
 const random = (n: number) => crypto.getRandomValues(new Uint8Array(n))
 
 const ENDPOINT_A = { wan: '198.18.2.1/30', gw: '198.18.2.2/30', endpoint: '198.18.2.2:51820' }
@@ -80,11 +84,15 @@ interface FeedRead {
 function recordingDatabase(db: TestDatabase, reads: FeedRead[], broker: number): TestDatabase {
   const store = new Proxy(db.store, {
     get(target, property) {
-      if (property === 'readGatewayFeed') {
-        const read: typeof target.readGatewayFeed = async (gateway, since, limit, now) => {
-          const page = await target.readGatewayFeed(gateway, since, limit, now)
-          reads.push({ broker, gateway, since, reset: page.reset, version: page.version, at: Date.now() })
-          return page
+      if (property === 'readGatewayFeeds') {
+        const read: typeof target.readGatewayFeeds = async (requests, limit, now) => {
+          const pages = await target.readGatewayFeeds(requests, limit, now)
+          requests.forEach(({ gateway, since }, i) => {
+            const page = pages[i]
+            if (page === null || page === undefined) return
+            reads.push({ broker, gateway, since, reset: page.reset, version: page.version, at: Date.now() })
+          })
+          return pages
         }
         return read
       }
@@ -107,30 +115,6 @@ function rememberingInterface(inner: WireGuardInterface, everSet: Set<string>): 
   }
 }
 
-function sh(file: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(file, args, { timeout: 30_000 }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1
-      resolve({ code, stdout, stderr })
-    })
-  })
-}
-
-async function poll<T>(
-  what: string,
-  probe: () => Promise<T | null>,
-  withinMs: number,
-  everyMs = 25,
-): Promise<T> {
-  const deadline = Date.now() + withinMs
-  for (;;) {
-    const value = await probe()
-    if (value !== null) return value
-    if (Date.now() > deadline) throw new Error(`timed out after ${withinMs} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, everyMs))
-  }
-}
-
 describe.skipIf(!canRun)('a mesh of real WireGuard gateways fed by the broker', () => {
   let lab: NetnsLab
   const ns: Record<'wan' | 'gwa' | 'gwb' | 'svca' | 'svcb' | 'cla' | 'clb', string> = {
@@ -149,7 +133,7 @@ describe.skipIf(!canRun)('a mesh of real WireGuard gateways fed by the broker', 
     clb: null,
   }
   let uapi: Record<'gw-a' | 'gw-b', WireGuardInterface>
-  let hostVeth = ''
+  let hostLink: HostLink | undefined
   let hostAddress = ''
   let port = 0
   let idp: TestIdp | null = null
@@ -202,10 +186,7 @@ describe.skipIf(!canRun)('a mesh of real WireGuard gateways fed by the broker', 
         'exec',
         ns.gwa,
         process.execPath,
-        '--import',
-        'tsx',
-        CLI,
-        'gateway',
+        AGENT,
         'run',
         '--broker',
         brokerUrl(),
@@ -217,6 +198,8 @@ describe.skipIf(!canRun)('a mesh of real WireGuard gateways fed by the broker', 
         'uapi',
         '--listen-port',
         '51820',
+        // The lab broker listens on a veth address, not loopback: plain http there is the test's choice.
+        '--allow-plain-http',
       ],
       {
         cwd: REPO,
@@ -246,16 +229,6 @@ describe.skipIf(!canRun)('a mesh of real WireGuard gateways fed by the broker', 
     const code = await exited
     clearTimeout(killer)
     return code
-  }
-
-  async function enrollmentToken(gateway: string): Promise<string> {
-    const adminToken = (await readFile(join(broker!.dataDir, 'admin-token'), 'utf8')).trim()
-    const response = await broker!.api(null, `/api/v1/admin/gateways/${gateway}/enrollment-token`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${adminToken}` },
-    })
-    expect(response.status).toBe(201)
-    return ((await response.json()) as { token: string }).token
   }
 
   async function issue(jar: CookieJar, name: string): Promise<{ lease: IssuedLease; privateKey: string }> {
@@ -289,7 +262,7 @@ describe.skipIf(!canRun)('a mesh of real WireGuard gateways fed by the broker', 
     withinMs: number,
   ): Promise<Record<string, number>> {
     const at: Record<string, number> = {}
-    await poll(
+    await until(
       `${key} ${present ? 'on' : 'off'} ${gateways.join(', ')}`,
       async () => {
         for (const gateway of gateways) {
@@ -346,7 +319,7 @@ describe.skipIf(!canRun)('a mesh of real WireGuard gateways fed by the broker', 
     }
   }
 
-  /** gw-a's CLI log lines from index `from` on, parsed. */
+  /** gw-a's agent log lines from index `from` on, parsed. */
   const agentAEvents = (from: number) =>
     agentALog.slice(from).flatMap((line) => {
       try {
@@ -363,7 +336,7 @@ describe.skipIf(!canRun)('a mesh of real WireGuard gateways fed by the broker', 
    * an older cursor, so this looks for a read at the head rather than at the latest read.
    */
   async function untilAgentsAtHead(): Promise<Record<string, number>> {
-    return poll(
+    return until(
       'both agents waiting at their feed head',
       async () => {
         const heads: Record<string, number> = {}
@@ -382,6 +355,11 @@ describe.skipIf(!canRun)('a mesh of real WireGuard gateways fed by the broker', 
   }
 
   beforeAll(async () => {
+    await new Promise<void>((resolve, reject) =>
+      execFile(process.execPath, [join(REPO, 'scripts/build.mjs')], { cwd: REPO }, (error) =>
+        error === null ? resolve() : reject(error),
+      ),
+    )
     lab = createNetnsLab()
     workDir = await mkdtemp(join(tmpdir(), `keygate-mesh-${lab.id}-`))
     stateA = join(workDir, 'state-gw-a')
@@ -428,22 +406,8 @@ describe.skipIf(!canRun)('a mesh of real WireGuard gateways fed by the broker', 
     await must(ns.svcb, ['ip', 'route', 'add', 'default', 'via', MESH_SERVICE_B.gateway])
 
     // gw-a's agent runs inside gw-a's namespace, so the broker listens on the host end of a veth into it.
-    const id = Number.parseInt(lab.id, 16)
-    const base = `198.19.${128 + (id % 128)}`
-    const offset = ((id >> 7) % 64) * 4
-    hostAddress = `${base}.${offset + 1}`
-    hostVeth = `kh${lab.id}a`
-    const gwSide = `kh${lab.id}b`
-    for (const [file, args] of [
-      ['ip', ['link', 'add', hostVeth, 'type', 'veth', 'peer', 'name', gwSide, 'netns', ns.gwa]],
-      ['ip', ['addr', 'add', `${hostAddress}/30`, 'dev', hostVeth]],
-      ['ip', ['link', 'set', hostVeth, 'up']],
-      ['ip', ['-n', ns.gwa, 'addr', 'add', `${base}.${offset + 2}/30`, 'dev', gwSide]],
-      ['ip', ['-n', ns.gwa, 'link', 'set', gwSide, 'up']],
-    ] as const) {
-      const result = await sh(file, [...args])
-      if (result.code !== 0) throw new Error(`${file} ${args.join(' ')}: ${result.stderr}`)
-    }
+    hostLink = await linkHostTo(lab, ns.gwa)
+    hostAddress = hostLink.hostAddress
 
     wg.gwa = await lab.startWireGuardGo(ns.gwa)
     wg.gwb = await lab.startWireGuardGo(ns.gwb)
@@ -457,14 +421,15 @@ describe.skipIf(!canRun)('a mesh of real WireGuard gateways fed by the broker', 
 
     // Enrollment: tokens through the admin API (the server's local admin token), then the agents, which make
     // their interface keys locally and send only the public key.
-    const tokenA = await enrollmentToken('gw-a')
-    const tokenB = await enrollmentToken('gw-b')
+    const tokenA = await mintEnrollmentToken(broker!, 'gw-a')
+    const tokenB = await mintEnrollmentToken(broker!, 'gw-b')
     agentA = startAgentA(tokenA)
     agentB = await runGatewayAgent(
       { token: tokenB, listenPort: 51820 },
       {
         wg: rememberingInterface(uapi['gw-b'], everSetOnB),
-        broker: createBrokerClient(brokerUrl()),
+        filter: createNftPacketFilter(wg.gwb.iface, { commandPrefix: ['ip', 'netns', 'exec', ns.gwb] }),
+        brokers: [createBrokerClient(brokerUrl(), { allowPlainHttp: true })],
         state: createFileAgentState(stateB),
         clock: systemClock,
         random: cryptoRandom,
@@ -475,7 +440,7 @@ describe.skipIf(!canRun)('a mesh of real WireGuard gateways fed by the broker', 
       ['gw-a', wg.gwa, stateA],
       ['gw-b', wg.gwb, stateB],
     ] as const) {
-      const credential = await poll(
+      const credential = await until(
         `${gateway}'s enrollment`,
         async () => {
           const text = await readFile(join(dir, 'credential.json'), 'utf8').catch(() => null)
@@ -507,7 +472,7 @@ describe.skipIf(!canRun)('a mesh of real WireGuard gateways fed by the broker', 
     await broker?.close().catch(() => {})
     await idp?.close().catch(() => {})
     await rawDb?.close().catch(() => {})
-    if (hostVeth !== '') await sh('ip', ['link', 'del', hostVeth])
+    await hostLink?.remove()
     await lab?.cleanup()
     if (workDir !== '') await rm(workDir, { recursive: true, force: true })
     console.log(`gateway mesh figures: ${JSON.stringify(figures)}`)
@@ -594,13 +559,13 @@ describe.skipIf(!canRun)('a mesh of real WireGuard gateways fed by the broker', 
       }
     })
     try {
-      await poll('the ping to answer', async () => (replies.length >= 5 ? true : null), 5_000)
+      await until('the ping to answer', async () => (replies.length >= 5 ? true : null), 5_000)
       const revokedAt = Date.now()
       const response = await broker!.api(bobJar, `/api/v1/peers/${bob.id}`, { method: 'DELETE' })
       expect(response.status).toBe(200)
       const removed = await untilEvery(bob.publicKey, ['gw-a'], false, 5_000)
       // Keep pinging well past the bound, then look at when the last echo was answered.
-      await poll(
+      await until(
         'the observation window',
         async () => (Date.now() > revokedAt + 3_000 ? true : null),
         5_000,
@@ -651,12 +616,15 @@ describe.skipIf(!canRun)('a mesh of real WireGuard gateways fed by the broker', 
     const peers = await wgShowPeers('gw-a')
     expect(peers).toEqual([alice.publicKey])
     // Alice's peer stayed on the interface the whole time, agent down or starting.
-    const duringRestart = sampler.samples.filter((s) => s.gateway === 'gw-a' && s.at >= stoppedAt)
+    // The bundled agent restarts in a few hundred ms: let the sampler see the interface a few more times.
+    const sinceStop = () => sampler.samples.filter((s) => s.gateway === 'gw-a' && s.at >= stoppedAt)
+    await until('samples across the restart', () => (sinceStop().length > 3 ? true : null), 10_000)
+    const duringRestart = sinceStop()
     expect(duringRestart.length).toBeGreaterThan(3)
     expect(duringRestart.every((s) => s.keys.has(alice.publicKey))).toBe(true)
     // It resumed from the saved cursor rather than asking for a snapshot (its first answer comes with the
     // next change, checked in the next step).
-    const restored = await poll(
+    const restored = await until(
       "gw-a's restored cursor",
       async () => agentAEvents(logFrom).find((e) => e.event === 'gateway.cursor_restored') ?? null,
       10_000,
@@ -677,7 +645,7 @@ describe.skipIf(!canRun)('a mesh of real WireGuard gateways fed by the broker', 
     // The restarted gw-a agent's first answer (this change woke it) continued from its saved cursor, and the
     // broker sent it no snapshot since the restart.
     const restart = agentARestart!
-    const connected = await poll(
+    const connected = await until(
       "gw-a's first answer after its restart",
       async () => agentAEvents(restart.logFrom).find((e) => e.event === 'gateway.connected') ?? null,
       5_000,
@@ -706,7 +674,7 @@ describe.skipIf(!canRun)('a mesh of real WireGuard gateways fed by the broker', 
     // --- the broker comes back on the same database, secret and URL ---------------------------------
     const restartedAt = Date.now()
     broker = await startBroker()
-    const resumed = await poll(
+    const resumed = await until(
       'both agents to sync with the restarted broker',
       async () => {
         const after = ['gw-a', 'gw-b'].map((g) =>

@@ -3,8 +3,8 @@
  * `http://localhost:PORT` and Debian's Chromium through playwright-core.
  *
  * Why not test/support/test-broker.ts as is: WebAuthn refuses an IP address as relying party id, and that
- * harness serves on 127.0.0.1. This rig builds the same server with a localhost URL and mounts the step-up
- * routes the way an entrypoint does (`app.route('/step-up', …)` before the first request).
+ * harness serves on 127.0.0.1. This rig builds the same server with a localhost URL, and tests it as it
+ * ships: the step-up routes are the ones the Node entrypoint mounts, never added here.
  */
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -12,13 +12,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { x25519 } from '@noble/curves/ed25519.js'
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
-import { stepUpRoutes } from '../../src/adapters/http/routes/step-up-routes.ts'
 import { silentLogger } from '../../src/adapters/runtime/json-logger.ts'
-import { createFactorStore } from '../../src/adapters/step-up/factor-store.ts'
-import { createStepUpService } from '../../src/adapters/step-up/step-up-service.ts'
 import { createEnrollmentToken, enrollGateway } from '../../src/core/broker/gateway-feed.ts'
 import { encodeBase64 } from '../../src/core/peers/keys.ts'
-import { expectedOrigin, relyingPartyId } from '../../src/core/step-up/index.ts'
+import { PROTOCOL_VERSION } from '../../src/core/sync/protocol.ts'
 import { type NodeServer, startNodeServer } from '../../src/entrypoints/node-server.ts'
 import { freeLoopbackPort, TEST_IDP_ID } from '../support/test-broker.ts'
 import { createTestDatabase, type TestDatabase } from '../support/test-db.ts'
@@ -64,20 +61,15 @@ export async function startPortalRig(policy: string): Promise<PortalRig> {
       KEYGATE_IDP_TEST_CLIENT_ID: idp.clientId,
       KEYGATE_IDP_TEST_CLIENT_SECRET: idp.clientSecret,
       KEYGATE_IDP_TEST_PROFILE: 'generic',
+      // A person clicks far slower than these tests; the limits have their own tests.
+      KEYGATE_RATE_LIMIT_AUTH: 'off',
+      KEYGATE_RATE_LIMIT_ISSUE: 'off',
       ...(db.databaseUrl === undefined ? {} : { DATABASE_URL: db.databaseUrl }),
     },
     database: db.database,
     logger: silentLogger,
     watchPolicy: false,
   })
-  if (!server.app.routes.some((r) => r.path.startsWith('/step-up'))) {
-    const service = createStepUpService({
-      broker: server.broker,
-      factors: createFactorStore(db.database.db),
-      relyingParty: { id: relyingPartyId(origin), name: 'Keygate', origin: expectedOrigin(origin) },
-    })
-    server.app.route('/step-up', stepUpRoutes(service))
-  }
   const browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: [...CHROMIUM_ARGS, '--host-resolver-rules=MAP localhost 127.0.0.1'],
@@ -117,6 +109,6 @@ export async function startPortalRig(policy: string): Promise<PortalRig> {
 export async function enrolTestGateway(server: NodeServer, name: string): Promise<string> {
   const { token } = await createEnrollmentToken(server.broker, name, 'test')
   const publicKey = encodeBase64(x25519.getPublicKey(x25519.utils.randomSecretKey()))
-  await enrollGateway(server.broker, token, { protocolVersion: 1, publicKey })
+  await enrollGateway(server.broker, token, { protocolVersion: PROTOCOL_VERSION, publicKey })
   return publicKey
 }

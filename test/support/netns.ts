@@ -11,6 +11,7 @@
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process'
 import { access, rm } from 'node:fs/promises'
 import { join } from 'node:path'
+import { stopChild } from '../../src/adapters/runtime/stop-child.ts'
 
 export const UAPI_DIR = '/var/run/wireguard'
 
@@ -87,17 +88,39 @@ async function must(
   return result.stdout
 }
 
-/** True when this machine can run the lab (root, ip, wg, wireguard-go). */
-export async function canRunNetnsLab(): Promise<boolean> {
-  if (process.getuid?.() !== 0) return false
-  for (const [file, args] of [
+/** What this machine lacks to run the lab (root, ip, wg, wireguard-go, and nft when asked); empty when nothing. */
+export async function missingForNetnsLab(options: { nft?: boolean } = {}): Promise<string[]> {
+  const missing: string[] = []
+  if (process.getuid?.() !== 0) missing.push('root')
+  const tools: Array<readonly [string, readonly string[]]> = [
     ['ip', ['-V']],
     ['wg', ['--version']],
     ['wireguard-go', ['--version']],
-  ] as const) {
-    if ((await run(file, [...args])).code !== 0) return false
+    ['ping', ['-V']],
+    ...(options.nft === true ? ([['nft', ['--version']]] as const) : []),
+  ]
+  for (const [file, args] of tools) {
+    if ((await run(file, [...args])).code !== 0) missing.push(file)
   }
-  return true
+  return missing
+}
+
+/** True when this machine can run the lab (root, ip, wg, wireguard-go). */
+export async function canRunNetnsLab(): Promise<boolean> {
+  return (await missingForNetnsLab()).length === 0
+}
+
+/**
+ * For the WireGuard e2e files: true when the lab can run; false (the file skips) on a developer machine
+ * without root or the tools; under CI=true a missing prerequisite throws, so the run fails instead of
+ * skipping what CI promised to test (.ci/run installs every package).
+ */
+export async function requireNetnsLab(options: { nft?: boolean } = {}): Promise<boolean> {
+  const missing = await missingForNetnsLab(options)
+  if (missing.length === 0) return true
+  if (process.env.CI === 'true')
+    throw new Error(`CI=true but the WireGuard e2e tests cannot run: missing ${missing.join(', ')}`)
+  return false
 }
 
 const LAB_RANGE = { base: (198 << 24) | (18 << 16), mask: 0xfffe0000 }
@@ -256,13 +279,4 @@ export function createNetnsLab(): NetnsLab {
     },
   }
   return lab
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  child.kill('SIGTERM')
-  const timer = setTimeout(() => child.kill('SIGKILL'), 3_000)
-  await exited
-  clearTimeout(timer)
 }

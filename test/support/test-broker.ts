@@ -12,11 +12,22 @@ import { join } from 'node:path'
 import { silentLogger } from '../../src/adapters/runtime/json-logger.ts'
 import type { IdpProfileName } from '../../src/core/identity/index.ts'
 import type { Logger } from '../../src/core/ports.ts'
-import { type NodeServer, startNodeServer } from '../../src/entrypoints/node-server.ts'
+import {
+  type NodeServer,
+  type NodeServerOptions,
+  startNodeServer,
+} from '../../src/entrypoints/node-server.ts'
 import { createApiClient } from './api-client.ts'
+import { enrollGateway } from './gateway-enrollment.ts'
 import { CookieJar, loginThroughRedirects } from './login-driver.ts'
 import { createTestDatabase, type TestDatabase } from './test-db.ts'
-import { MFA_SCENARIO, startTestIdp, type TestIdp, type TestIdpScenario } from './test-idp.ts'
+import {
+  MFA_SCENARIO,
+  type StartTestIdpOptions,
+  startTestIdp,
+  type TestIdp,
+  type TestIdpScenario,
+} from './test-idp.ts'
 
 export interface TestBrokerOptions {
   /** Policy source text (HuJSON). */
@@ -33,6 +44,18 @@ export interface TestBrokerOptions {
   host?: string
   /** Pin the port (a restart on the same URL); default a free one. */
   port?: number
+  /** Short HTTP timeouts for the tests of them. */
+  httpTimeouts?: NodeServerOptions['httpTimeouts']
+  /**
+   * Enrol every gateway the policy names with a throwaway key before the test starts (default true):
+   * issuance refuses a lease no granted gateway has enrolled for (NO_GATEWAY_ENROLLED). Tests of
+   * enrollment itself, or of that refusal, pass false.
+   */
+  enrolGateways?: boolean
+  /** How the test IdP is started when none is given (back-channel logout, refresh tokens). */
+  idpOptions?: Omit<StartTestIdpOptions, 'redirectUris'>
+  /** Watch the policy file (default true); false when only the test's own reload() may reload it. */
+  watchPolicy?: boolean
 }
 
 export interface TestBroker {
@@ -71,7 +94,8 @@ export async function startTestBroker(options: TestBrokerOptions): Promise<TestB
   const port = options.port ?? (await freeLoopbackPort(host))
   const origin = `http://${host}:${port}`
   const idp =
-    options.idp ?? (await startTestIdp({ redirectUris: [`${origin}/auth/${TEST_IDP_ID}/callback`] }))
+    options.idp ??
+    (await startTestIdp({ ...options.idpOptions, redirectUris: [`${origin}/auth/${TEST_IDP_ID}/callback`] }))
   if (options.idp !== undefined) idp.setRedirectUris([`${origin}/auth/${TEST_IDP_ID}/callback`])
   const db = options.database ?? (await createTestDatabase())
   const dataDir = await mkdtemp(join(tmpdir(), 'keygate-test-'))
@@ -95,11 +119,32 @@ export async function startTestBroker(options: TestBrokerOptions): Promise<TestB
       Object.entries(options.idpSettings ?? {}).map(([k, v]) => [`KEYGATE_IDP_TEST_${k}`, v]),
     ),
     ...(db.databaseUrl === undefined ? {} : { DATABASE_URL: db.databaseUrl }),
+    // Functional tests sign in and issue far faster than a person; the limits have their own tests
+    // (test/integration/http/rate-limits.test.ts), which set them through `env`.
+    KEYGATE_RATE_LIMIT_AUTH: 'off',
+    KEYGATE_RATE_LIMIT_ISSUE: 'off',
+    KEYGATE_RATE_LIMIT_GATEWAY_AUTH_FAILURES: 'off',
+    KEYGATE_RATE_LIMIT_DEVICE_START: 'off',
+    KEYGATE_RATE_LIMIT_USER_CODE_FAILURES: 'off',
+    KEYGATE_RATE_LIMIT_SCIM: 'off',
     ...options.env,
   }
-  const server = await startNodeServer({ env, database: db.database, logger: options.logger ?? silentLogger })
+  const server = await startNodeServer({
+    env,
+    database: db.database,
+    logger: options.logger ?? silentLogger,
+    ...(options.httpTimeouts === undefined ? {} : { httpTimeouts: options.httpTimeouts }),
+    ...(options.watchPolicy === undefined ? {} : { watchPolicy: options.watchPolicy }),
+  })
 
   const api = createApiClient(origin)
+  if (options.enrolGateways !== false) {
+    // A replica or a restart on an existing database finds them enrolled already.
+    for (const name of server.broker.policy().gateways.keys()) {
+      if ((await server.broker.gateways.get(name))?.publicKey == null)
+        await enrollGateway({ origin, dataDir }, name)
+    }
+  }
 
   return {
     url: server.url,

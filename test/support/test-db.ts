@@ -74,3 +74,18 @@ export async function createTestDatabase(options: ExtraOptions = {}): Promise<Te
     },
   }
 }
+
+/**
+ * A store on a PostgreSQL database someone else made and migrates (a fault test's own cluster, shared by
+ * several broker replicas); closing it closes this connection only, never drops the database.
+ */
+export async function openTestDatabaseAt(url: string): Promise<TestDatabase> {
+  const database = await openDatabase({ databaseUrl: url })
+  return {
+    kind: 'postgres',
+    store: database.store,
+    databaseUrl: url,
+    database,
+    close: () => database.close(),
+  }
+}

@@ -15,7 +15,7 @@
 import { randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { decodeJwt, type JWTPayload } from 'jose'
+import { decodeJwt, importJWK, type JWK, type JWTPayload, SignJWT } from 'jose'
 import type { Configuration } from 'oidc-provider'
 import { interactionPolicy } from 'oidc-provider'
 import {
@@ -23,6 +23,7 @@ import {
   generateSigningJwk,
   type OidcProviderHost,
 } from '../../src/adapters/idp/oidc-provider-host.ts'
+import { type CookieJar, requestWithJar } from './login-driver.ts'
 
 export interface TestIdpScenario {
   sub: string
@@ -47,6 +48,13 @@ export interface TestIdp {
   setScenario(scenario: TestIdpScenario): void
   /** Registers the client's redirect URIs (rebuilds the provider; sign-ins in flight are lost). */
   setRedirectUris(uris: string[]): void
+  /** Signs the browser with `jar` out at the IdP (RP-initiated logout, confirmed), which sends the
+   *  back-channel logout token when the IdP was started with `backchannelLogout`. */
+  logoutAtIdp(jar: CookieJar): Promise<void>
+  /** Signs a JWT with the IdP's own key (to make logout tokens the IdP never would: replays, a nonce). */
+  sign(claims: Record<string, unknown>): Promise<string>
+  /** Revokes every grant (and so every refresh token) the IdP issued for this subject. */
+  revokeGrants(sub: string): Promise<number>
   /** Payloads of every ID token issued, oldest first (decoded after signing, as sent). */
   readonly issuedIdTokens: JWTPayload[]
   /** Query parameters of every authorization request received, oldest first, as the client sent them. */
@@ -61,6 +69,12 @@ export interface StartTestIdpOptions {
   scenario?: TestIdpScenario
   /** Keep oidc-provider's essential-acr login checks (off by default, see the header). */
   enforceEssentialAcr?: boolean
+  /** Listen on this port (an IdP coming back where it was); a free one by default. */
+  port?: number
+  /** Register `.../backchannel-logout` next to each redirect URI's `/callback` and send logout tokens. */
+  backchannelLogout?: boolean
+  /** Issue refresh tokens with each sign-in. */
+  refreshTokens?: boolean
 }
 
 export const MFA_SCENARIO: TestIdpScenario = {
@@ -101,6 +115,7 @@ export async function startTestIdp(options: StartTestIdpOptions = {}): Promise<T
   let scenario: TestIdpScenario = options.scenario ?? MFA_SCENARIO
   const issuedIdTokens: JWTPayload[] = []
   const authorizationRequests: URLSearchParams[] = []
+  const refreshTokens: string[] = []
 
   let host: OidcProviderHost | null = null
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -124,13 +139,23 @@ export async function startTestIdp(options: StartTestIdpOptions = {}): Promise<T
     }
     host.handle(req, res)
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve))
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
 
   const build = (redirectUris: string[]) => {
     const built = createOidcProviderHost({
       issuer,
-      clients: [{ clientId, clientSecret, redirectUris }],
+      clients: [
+        {
+          clientId,
+          clientSecret,
+          redirectUris,
+          ...(options.refreshTokens === true ? { refreshTokens: true } : {}),
+          ...(options.backchannelLogout === true && redirectUris[0] !== undefined
+            ? { backchannelLogoutUri: redirectUris[0].replace(/\/callback$/, '/backchannel-logout') }
+            : {}),
+        },
+      ],
       users: () => [
         {
           sub: scenario.sub,
@@ -157,12 +182,18 @@ export async function startTestIdp(options: StartTestIdpOptions = {}): Promise<T
         configuration.interactions = { ...(configuration.interactions as object), policy }
       },
     })
+    built.provider.on('backchannel.error', (...args: unknown[]) => {
+      process.stderr.write(`test IdP: back-channel logout failed: ${String(args[1])}\n`)
+    })
     // Record every ID token the token endpoint returns, exactly as signed.
     built.provider.use(async (ctx, next) => {
       await next()
-      const body = ctx.body as { id_token?: unknown } | undefined
+      const body = ctx.body as { id_token?: unknown; refresh_token?: unknown } | undefined
       if (ctx.oidc?.route === 'token' && typeof body?.id_token === 'string') {
         issuedIdTokens.push(decodeJwt(body.id_token))
+      }
+      if (ctx.oidc?.route === 'token' && typeof body?.refresh_token === 'string') {
+        refreshTokens.push(body.refresh_token)
       }
     })
     return built
@@ -182,6 +213,38 @@ export async function startTestIdp(options: StartTestIdpOptions = {}): Promise<T
     },
     issuedIdTokens,
     authorizationRequests,
+    async logoutAtIdp(jar) {
+      const page = await requestWithJar(`${issuer}/session/end`, jar)
+      const xsrf = /name="xsrf" value="([^"]+)"/.exec(await page.text())?.[1]
+      if (xsrf === undefined) throw new Error(`no logout form at the IdP (HTTP ${page.status})`)
+      const done = await requestWithJar(`${issuer}/session/end/confirm`, jar, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ xsrf, logout: 'yes' }).toString(),
+      })
+      if (done.status >= 400) throw new Error(`logout at the IdP failed: HTTP ${done.status}`)
+    },
+    async sign(claims) {
+      const jwk = jwks.keys[0] as Record<string, unknown>
+      const key = await importJWK(jwk as JWK, 'RS256')
+      return new SignJWT(claims)
+        .setProtectedHeader({ alg: 'RS256', kid: String(jwk.kid), typ: 'logout+jwt' })
+        .sign(key)
+    },
+    async revokeGrants(sub) {
+      const provider = host?.provider
+      if (provider === undefined) return 0
+      let revoked = 0
+      for (const value of refreshTokens) {
+        const token = await provider.RefreshToken.find(value)
+        if (token === undefined || token.accountId !== sub) continue
+        const grant = token.grantId === undefined ? undefined : await provider.Grant.find(token.grantId)
+        await grant?.destroy()
+        await token.destroy()
+        revoked += 1
+      }
+      return revoked
+    },
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()))

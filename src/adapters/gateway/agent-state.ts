@@ -9,6 +9,7 @@
  */
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import type { SavedCursor } from '../../core/sync/gateway-agent-state.ts'
 
 export interface StoredCredential {
   gateway: string
@@ -20,10 +21,8 @@ export interface StoredCredential {
   enrolledAt: number
 }
 
-export interface StoredCursor {
-  version: number
-  peers: { publicKey: string; allowedIps: string[]; expiresAt: number }[]
-}
+/** The cursor file holds the state machine's saved cursor as it is. */
+export type StoredCursor = SavedCursor
 
 export interface AgentStateStore {
   loadCredential(): Promise<StoredCredential | null>

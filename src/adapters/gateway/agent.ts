@@ -1,31 +1,31 @@
 /**
- * The gateway agent: enrolls once, then keeps one WireGuard interface's peer set equal to what the broker
- * says, and removes every peer at its expiry on its own timer, broker or no broker.
+ * The gateway agent's I/O: enrolls once, then runs the sans-IO state machine (core/sync/gateway-agent-state.ts)
+ * against the broker, one WireGuard interface, its packet filter and the state directory.
  *
- * The decisions are core's (applyFeedPage, reconcilePeers, nextExpiry/dropExpired, backoffDelay); this module
- * is the I/O around them: the long-poll loop, timers, the state directory and the interface. Every interface
- * write goes through one queue, so a poll result and an expiry never interleave. The agent owns the
- * interface's peer set: on start it removes any peer it was not told to hold.
+ * Every decision (what to ask, when to retry and where, what to write and in which order, when a peer
+ * expires, when to report) is the machine's; this module performs its commands and feeds the results back,
+ * with one timer for the machine's next deadline. The machine allows one interface or filter write at a
+ * time, so a poll result and an expiry never interleave. Before anything else the filter table is written:
+ * an agent that cannot program it refuses to start (fail closed), unless enforcement is off.
  */
 import { KeygateError } from '../../core/errors.ts'
 import { generateKeyPair, publicKeyOf } from '../../core/peers/keys.ts'
 import type { Clock, Logger, Random } from '../../core/ports.ts'
-import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF, unitInterval } from '../../core/sync/backoff.ts'
-import { applyFeedPage } from '../../core/sync/desired-peers.ts'
-import { dropExpired, nextExpiry } from '../../core/sync/expiry.ts'
-import type {
-  DesiredPeers,
-  InterfacePeer,
-  PeerDelta,
-  WireGuardInterface,
-} from '../../core/sync/peer-state.ts'
-import { DEFAULT_SYNC_WAIT_SECONDS, PROTOCOL_VERSION, type SyncResponse } from '../../core/sync/protocol.ts'
-import { reconcilePeers } from '../../core/sync/reconcile.ts'
-import type { AgentStateStore, StoredCredential, StoredCursor } from './agent-state.ts'
+import { type BackoffPolicy, DEFAULT_BACKOFF, unitInterval } from '../../core/sync/backoff.ts'
+import { BrokerRotation } from '../../core/sync/broker-rotation.ts'
+import { elementsOf } from '../../core/sync/desired-peers.ts'
+import {
+  type AgentCommand,
+  GatewayAgentState,
+  restoreCursor,
+  type SyncFailure,
+} from '../../core/sync/gateway-agent-state.ts'
+import type { PacketFilter } from '../../core/sync/packet-filter.ts'
+import type { WireGuardInterface } from '../../core/sync/peer-state.ts'
+import { DEFAULT_SYNC_WAIT_SECONDS, isGatewaySecret, PROTOCOL_VERSION } from '../../core/sync/protocol.ts'
+import { programOrRefuse } from '../firewall/nft-packet-filter.ts'
+import type { AgentStateStore, StoredCredential } from './agent-state.ts'
 import { type BrokerClient, BrokerError } from './broker-client.ts'
-
-/** How long after a change the agent reports what it applied (at most one report per this interval). */
-export const STATUS_DEBOUNCE_MS = 1_000
 
 export interface GatewayAgentOptions {
   /** One-time enrollment token; needed only until a credential is stored. */
@@ -44,7 +44,10 @@ export interface GatewayAgentOptions {
 
 export interface GatewayAgentDeps {
   wg: WireGuardInterface
-  broker: BrokerClient
+  /** The packet filter for `wg` (nftables), or the disabled one when the operator turned enforcement off. */
+  filter: PacketFilter
+  /** One client per broker URL, in the operator's order; the machine picks which one is asked. */
+  brokers: BrokerClient[]
   state: AgentStateStore
   clock: Clock
   random: Random
@@ -64,8 +67,6 @@ export interface GatewayAgentSnapshot {
 export interface GatewayAgent {
   stop(): Promise<void>
   snapshot(): GatewayAgentSnapshot
-  /** Resolves once the next sync response (or failure) has been processed; for tests. */
-  nextCycle(): Promise<void>
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1
@@ -75,280 +76,181 @@ export async function runGatewayAgent(
   options: GatewayAgentOptions,
   deps: GatewayAgentDeps,
 ): Promise<GatewayAgent> {
-  const { wg, broker, state, clock, random, logger } = deps
-  const waitSeconds = options.waitSeconds ?? DEFAULT_SYNC_WAIT_SECONDS
-  const statusIntervalMs = options.statusIntervalMs ?? 15_000
-  const driftCheckIntervalMs = options.driftCheckIntervalMs ?? 60_000
+  const { wg, filter, brokers, state, clock, random, logger } = deps
+  if (brokers.length === 0) throw new Error('at least one broker URL is needed')
+  if (filter.enforcement === 'off') {
+    logger.warn('gateway.enforcement_off', {
+      interface: wg.name,
+      note: 'no packet filter: every peer can reach everything this gateway routes to',
+    })
+  }
   const backoff = options.backoff ?? DEFAULT_BACKOFF
-  const cursorSaveDelayMs = options.cursorSaveDelayMs ?? 1_000
-
+  const random01 = () => unitInterval(random.bytes(4))
   let stopped = false
   const abort = new AbortController()
-  const jitter = () => unitInterval(random.bytes(4))
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
-      if (stopped) return resolve()
-      const timer = setTimeout(done, ms)
-      function done() {
+      const timer = setTimeout(resolve, ms)
+      abort.signal.addEventListener('abort', () => {
         clearTimeout(timer)
-        abort.signal.removeEventListener('abort', done)
         resolve()
-      }
-      abort.signal.addEventListener('abort', done)
+      })
     })
 
   // --- enrollment -------------------------------------------------------------------------------------
   if (options.listenPort != null) await wg.setListenPort(options.listenPort)
   const credential = await ensureEnrolled()
+  // The overlay address is what the operator gives the interface (docs/gateways.md): say it here.
   logger.info('gateway.enrolled', {
     gateway: credential.gateway,
     publicKey: credential.publicKey,
     interface: wg.name,
+    addressV4: credential.addressV4,
+    addressV6: credential.addressV6,
   })
 
-  // --- desired set, cursor and clock ------------------------------------------------------------------
-  const desired: DesiredPeers = new Map()
-  let version = 0
-  let clockLagMs = 0
-  let connected = false
-  let needsReconcile = false
-  let handshakes: Record<string, number> = {}
-  const now = () => clock.now() + clockLagMs
-
-  // One queue for every interface write.
-  let queue: Promise<unknown> = Promise.resolve()
-  function exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = queue.then(fn, fn)
-    queue = run.catch(() => {})
-    return run
-  }
-
-  async function apply(delta: PeerDelta, why: string): Promise<void> {
-    if (delta.set.length === 0 && delta.remove.length === 0) return
-    const started = clock.now()
-    try {
-      await wg.applyPeers(delta)
-    } catch (error) {
-      // The desired set is already right; the interface is now unknown, so repair it with a full reconcile.
-      needsReconcile = true
-      scheduleRepair()
-      throw error
-    }
-    logger.info('gateway.applied', {
-      why,
-      set: delta.set.length,
-      removed: delta.remove.length,
-      ms: clock.now() - started,
-    })
-  }
-
-  async function reconcileNow(why: string): Promise<void> {
-    await exclusive(async () => {
-      dropExpired(desired, now())
-      const actual = await wg.listPeers()
-      rememberHandshakes(actual)
-      needsReconcile = false
-      await apply(reconcilePeers(actual, [...desired.values()], now()), why)
-    })
-  }
-
-  // Start-up: restore the cursor if the interface still holds its peers, then make the interface match.
+  // --- start-up: the table before any peer, then the machine (its first write is the start reconcile) ---
+  const gatewayAddresses = [credential.addressV4, credential.addressV6].filter((a): a is string => a !== null)
+  const actual = await wg.listPeers()
+  const cursor = await state.loadCursor()
   {
-    const actual = await wg.listPeers()
-    const restored = restoreCursor(await state.loadCursor(), actual, now())
-    if (restored !== null) {
-      version = restored.version
-      for (const peer of restored.peers) desired.set(peer.publicKey, peer)
-      logger.info('gateway.cursor_restored', { version, peers: desired.size })
-    }
-    const delta = reconcilePeers(actual, [...desired.values()], now())
-    await exclusive(() => apply(delta, 'start-reconcile')).catch((error: unknown) => {
-      // apply() has marked the interface for repair; the loop retries it before its first poll.
-      logger.error('gateway.reconcile_failed', { error: message(error) })
+    const restored = restoreCursor(cursor, actual, clock.now())
+    await programOrRefuse(filter, {
+      iface: wg.name,
+      gatewayAddresses,
+      elements: elementsOf(restored?.peers ?? []),
+    })
+  }
+  const machine = new GatewayAgentState(
+    {
+      iface: wg.name,
+      gatewayAddresses,
+      enforcement: filter.enforcement,
+      brokerCount: brokers.length,
+      waitSeconds: options.waitSeconds ?? DEFAULT_SYNC_WAIT_SECONDS,
+      statusIntervalMs: options.statusIntervalMs ?? 15_000,
+      driftCheckIntervalMs: options.driftCheckIntervalMs ?? 60_000,
+      backoff,
+      cursorSaveDelayMs: options.cursorSaveDelayMs ?? 1_000,
+      random01,
+    },
+    { now: clock.now(), cursor, actual },
+  )
+
+  // --- the loop: perform commands, feed results back, sleep until the next deadline or completion ------
+  let wake: (() => void) | null = null
+  const kick = () => wake?.()
+  const inFlight = new Set<Promise<unknown>>()
+  let started: () => void = () => {}
+  const startedOnce = new Promise<void>((resolve) => {
+    started = resolve
+  })
+
+  function track(work: Promise<unknown>): void {
+    const done = work.catch((error: unknown) => logger.error('gateway.bug', { error: message(error) }))
+    inFlight.add(done)
+    done.finally(() => {
+      inFlight.delete(done)
+      if (machine.status().started) started()
+      kick()
     })
   }
 
-  // --- expiry timer -----------------------------------------------------------------------------------
-  let expiryTimer: ReturnType<typeof setTimeout> | null = null
-  function armExpiry(): void {
-    if (expiryTimer !== null) clearTimeout(expiryTimer)
-    expiryTimer = null
-    if (stopped) return
-    const next = nextExpiry(desired.values(), now())
-    if (next === null) return
-    expiryTimer = setTimeout(onExpiry, Math.min(Math.max(next - now(), 0), MAX_TIMER_MS))
-  }
-  function onExpiry(): void {
-    expiryTimer = null
-    exclusive(async () => {
-      const removed = dropExpired(desired, now())
-      if (removed.length > 0) {
-        await apply({ set: [], remove: removed }, 'expiry')
-        scheduleCursorSave()
-      }
-    })
-      .catch((error: unknown) => logger.error('gateway.expiry_failed', { error: message(error) }))
-      .finally(armExpiry)
-  }
-
-  let repairTimer: ReturnType<typeof setTimeout> | null = null
-  let repairAttempt = 0
-  function scheduleRepair(): void {
-    if (repairTimer !== null || stopped) return
-    repairTimer = setTimeout(
-      () => {
-        repairTimer = null
-        reconcileNow('repair').then(
-          () => {
-            repairAttempt = 0
-          },
-          (error: unknown) => {
-            logger.error('gateway.repair_failed', { error: message(error) })
-            repairAttempt++
-            scheduleRepair()
-          },
+  function perform(command: AgentCommand): void {
+    switch (command.kind) {
+      case 'sync':
+        track(
+          brokers[command.broker]!.sync(
+            credential.credential,
+            command.since,
+            command.waitSeconds,
+            abort.signal,
+          ).then(
+            (response) => machine.handleSyncResult(clock.now(), { ok: true, response }),
+            (error: unknown) =>
+              machine.handleSyncResult(clock.now(), { ok: false, failure: failureOf(error) }),
+          ),
         )
-      },
-      backoffDelay(repairAttempt, jitter(), { baseMs: 200, maxMs: 5_000 }),
-    )
-  }
-
-  // --- cursor persistence -----------------------------------------------------------------------------
-  let cursorTimer: ReturnType<typeof setTimeout> | null = null
-  function scheduleCursorSave(): void {
-    if (cursorTimer !== null || stopped) return
-    cursorTimer = setTimeout(() => {
-      cursorTimer = null
-      saveCursor().catch((error: unknown) =>
-        logger.warn('gateway.cursor_save_failed', { error: message(error) }),
-      )
-    }, cursorSaveDelayMs)
-  }
-  async function saveCursor(): Promise<void> {
-    const snapshot: StoredCursor = {
-      version,
-      peers: [...desired.values()].map((p) => ({
-        publicKey: p.publicKey,
-        allowedIps: p.allowedIps,
-        expiresAt: p.expiresAt ?? 0,
-      })),
+        return
+      case 'write':
+        track(write(command))
+        return
+      case 'read-interface':
+        track(
+          wg.listPeers().then(
+            (peers) => machine.handleInterfaceRead(clock.now(), { ok: true, peers }),
+            (error: unknown) =>
+              machine.handleInterfaceRead(clock.now(), { ok: false, error: message(error) }),
+          ),
+        )
+        return
+      case 'report-status':
+        track(
+          brokers[command.broker]!.status(credential.credential, command.status).then(
+            () => machine.handleStatusResult(clock.now(), { ok: true }),
+            (error: unknown) => machine.handleStatusResult(clock.now(), { ok: false, error: message(error) }),
+          ),
+        )
+        return
+      case 'save-cursor':
+        track(
+          state
+            .saveCursor(command.cursor)
+            .catch((error: unknown) => logger.warn('gateway.cursor_save_failed', { error: message(error) })),
+        )
+        return
+      case 'fail-closed':
+        logger.error('gateway.fail_closed', {
+          reason: command.reason,
+          note: 'no new peers until the broker and agent speak the same protocol; held peers leave at their expiry',
+        })
+        return
+      case 'log':
+        logger[command.level](command.event, command.fields)
+        return
     }
-    await state.saveCursor(snapshot)
   }
 
-  // --- status -----------------------------------------------------------------------------------------
-  function rememberHandshakes(actual: InterfacePeer[]): void {
-    const next: Record<string, number> = {}
-    for (const peer of actual)
-      if (peer.latestHandshake !== null && desired.has(peer.publicKey))
-        next[peer.publicKey] = peer.latestHandshake
-    handshakes = next
-  }
-  let statusInFlight = false
-  let statusDirty = false
-  function sendStatus(): void {
-    if (stopped) return
-    if (statusInFlight) {
-      statusDirty = true
+  async function write(command: Extract<AgentCommand, { kind: 'write' }>): Promise<void> {
+    const begun = clock.now()
+    try {
+      for (const step of command.steps) {
+        if (step.kind === 'peers') await wg.applyPeers(step.delta)
+        else if (step.kind === 'filter') await filter.apply(step.change)
+        else await filter.replace(step.spec)
+      }
+    } catch (error) {
+      machine.handleWriteResult(clock.now(), { ok: false, error: message(error) })
       return
     }
-    statusInFlight = true
-    broker
-      .status(credential.credential, {
-        protocolVersion: PROTOCOL_VERSION,
-        appliedVersion: version,
-        peerCount: desired.size,
-        latestHandshakes: handshakes,
-      })
-      .catch((error: unknown) => logger.debug('gateway.status_failed', { error: message(error) }))
-      .finally(() => {
-        statusInFlight = false
-        if (statusDirty) {
-          statusDirty = false
-          sendStatus()
-        }
-      })
-  }
-  // After a change the broker hears what was applied soon, but not once per change: under a burst of
-  // changes one report a second is enough for the admin view, and spares the broker a write per change.
-  let statusSoonTimer: ReturnType<typeof setTimeout> | null = null
-  function sendStatusSoon(): void {
-    if (statusSoonTimer !== null || stopped) return
-    statusSoonTimer = setTimeout(() => {
-      statusSoonTimer = null
-      sendStatus()
-    }, STATUS_DEBOUNCE_MS)
-  }
-  let lastDriftCheck = clock.now()
-  const statusTimer = setInterval(() => {
-    const drift = clock.now() - lastDriftCheck >= driftCheckIntervalMs
-    if (drift) lastDriftCheck = clock.now()
-    const read = drift
-      ? reconcileNow('drift')
-      : exclusive(async () => rememberHandshakes(await wg.listPeers()))
-    read
-      .catch((error: unknown) => logger.warn('gateway.read_failed', { error: message(error) }))
-      .finally(sendStatus)
-  }, statusIntervalMs)
-
-  // --- the long-poll loop -----------------------------------------------------------------------------
-  const cycleWaiters: (() => void)[] = []
-  const cycleDone = () => {
-    for (const resolve of cycleWaiters.splice(0)) resolve()
-  }
-
-  async function handle(response: SyncResponse): Promise<void> {
-    const lag = response.serverTime - clock.now()
-    const newLag = lag > 1_000 ? lag : 0
-    if (newLag !== 0 && Math.abs(newLag - clockLagMs) > 1_000) {
-      logger.warn('gateway.clock_lags', { lagMs: newLag, note: 'expiries are enforced on the broker clock' })
-    }
-    clockLagMs = newLag
-    await exclusive(async () => {
-      const delta = applyFeedPage(desired, response, now())
-      version = response.version
-      await apply(delta, response.reset ? 'snapshot' : 'delta')
+    const reconcile = command.steps.some((s) => s.kind === 'filter-table')
+    logger.info(reconcile ? 'gateway.reconciled' : 'gateway.applied', {
+      why: command.why,
+      ...command.summary,
+      ms: clock.now() - begun,
     })
-    armExpiry()
-    scheduleCursorSave()
+    machine.handleWriteResult(clock.now(), { ok: true })
   }
 
   async function loop(): Promise<void> {
-    let attempt = 0
     while (!stopped) {
-      try {
-        if (needsReconcile) await reconcileNow('repair')
-        const response = await broker.sync(credential.credential, version, waitSeconds, abort.signal)
-        if (stopped) break
-        if (!connected) logger.info('gateway.connected', { version })
-        connected = true
-        attempt = 0
-        const changed =
-          response.reset ||
-          response.version !== version ||
-          response.upserts.length + response.removals.length > 0
-        await handle(response)
-        if (changed) sendStatusSoon()
-        cycleDone()
-        if (response.more) continue
-      } catch (error) {
-        cycleDone()
-        if (stopped) break
-        connected = false
-        const delay = backoffDelay(
-          attempt++,
-          jitter(),
-          error instanceof BrokerError && !error.retryable ? { ...backoff, baseMs: backoff.maxMs } : backoff,
-        )
-        logger.warn('gateway.sync_failed', { error: message(error), retryInMs: delay, peers: desired.size })
-        await sleep(delay)
-      }
+      machine.handleTimeout(clock.now())
+      for (let c = machine.pollCommand(); c !== null; c = machine.pollCommand()) perform(c)
+      const at = machine.pollTimeout()
+      await new Promise<void>((resolve) => {
+        const timer =
+          at === null ? null : setTimeout(resolve, Math.min(Math.max(at - clock.now(), 0), MAX_TIMER_MS))
+        wake = () => {
+          if (timer !== null) clearTimeout(timer)
+          resolve()
+        }
+      })
+      wake = null
     }
   }
 
-  armExpiry()
   const running = loop()
-  sendStatus()
+  await startedOnce
 
   async function ensureEnrolled(): Promise<StoredCredential> {
     let publicKey = await wg.getPublicKey()
@@ -364,19 +266,28 @@ export async function runGatewayAgent(
       publicKey = publicKeyOf(privateKey)
     }
     const stored = await state.loadCredential()
+    if (stored !== null && !isGatewaySecret(stored.credential))
+      throw new KeygateError(
+        'GATEWAY_CREDENTIAL_INVALID',
+        'the stored credential has characters outside its alphabet: enroll again with a new token',
+      )
     if (stored !== null && stored.publicKey === publicKey) return stored
     const token = options.token ?? null
     if (token === null || token === '') {
       throw new KeygateError(
         'ENROLLMENT_TOKEN_INVALID',
         stored === null
-          ? 'This gateway is not enrolled yet: pass --token with a token from `keygate gateway add NAME`'
-          : `The interface's key (${publicKey}) is not the enrolled one (${stored.publicKey}): enroll again with a new --token`,
+          ? 'This gateway is not enrolled yet: set KEYGATE_GATEWAY_TOKEN or pass --token-file with a token from `keygate gateway add NAME`'
+          : `The interface's key (${publicKey}) is not the enrolled one (${stored.publicKey}): enroll again with a new token`,
       )
     }
-    for (let attempt = 0; ; attempt++) {
+    const rotation = new BrokerRotation(brokers.length, backoff, random01)
+    for (;;) {
       try {
-        const response = await broker.enroll(token, { protocolVersion: PROTOCOL_VERSION, publicKey })
+        const response = await brokers[rotation.current()]!.enroll(token, {
+          protocolVersion: PROTOCOL_VERSION,
+          publicKey,
+        })
         const credential: StoredCredential = {
           gateway: response.gateway,
           credential: response.credential,
@@ -393,9 +304,9 @@ export async function runGatewayAgent(
             throw new KeygateError(error.code, error.message, { cause: error })
           throw error
         }
-        const delay = backoffDelay(attempt, jitter(), backoff)
-        logger.warn('gateway.enroll_failed', { error: message(error), retryInMs: delay })
-        await sleep(delay)
+        const delay = rotation.failed(error)
+        logger.warn('gateway.enroll_failed', { error: message(error), retryInMs: delay ?? 0 })
+        if (delay !== null) await sleep(delay)
       }
     }
   }
@@ -404,60 +315,36 @@ export async function runGatewayAgent(
     async stop() {
       if (stopped) return
       stopped = true
+      machine.stop()
       abort.abort()
-      clearInterval(statusTimer)
-      for (const timer of [expiryTimer, repairTimer, cursorTimer, statusSoonTimer])
-        if (timer !== null) clearTimeout(timer)
+      kick()
       await running
-      await queue
-      await saveCursor().catch((error: unknown) =>
-        logger.warn('gateway.cursor_save_failed', { error: message(error) }),
-      )
-      logger.info('gateway.stopped', { version, peers: desired.size })
+      while (inFlight.size > 0) await Promise.all(inFlight)
+      await state
+        .saveCursor(machine.cursor())
+        .catch((error: unknown) => logger.warn('gateway.cursor_save_failed', { error: message(error) }))
+      const { version, peerCount } = machine.status()
+      logger.info('gateway.stopped', { version, peers: peerCount })
     },
     snapshot() {
+      const { version, peerCount, connected, clockLagMs } = machine.status()
       return {
         gateway: credential.gateway,
         publicKey: credential.publicKey,
         version,
-        peerCount: desired.size,
+        peerCount,
         connected,
         clockLagMs,
       }
     },
-    nextCycle() {
-      return new Promise((resolve) => cycleWaiters.push(resolve))
-    },
   }
 }
 
-/**
- * The desired set saved before a restart, if it can be trusted: every unexpired peer in it must still be on
- * the interface (its preshared key is taken from there). Otherwise null, and the agent asks for a snapshot.
- */
-function restoreCursor(
-  cursor: StoredCursor | null,
-  actual: InterfacePeer[],
-  now: number,
-): {
-  version: number
-  peers: { publicKey: string; presharedKey: string | null; allowedIps: string[]; expiresAt: number }[]
-} | null {
-  if (cursor === null || !Number.isSafeInteger(cursor.version) || !Array.isArray(cursor.peers)) return null
-  const onInterface = new Map(actual.map((p) => [p.publicKey, p]))
-  const peers = []
-  for (const saved of cursor.peers) {
-    if (saved.expiresAt <= now) continue
-    const live = onInterface.get(saved.publicKey)
-    if (live === undefined) return null
-    peers.push({
-      publicKey: saved.publicKey,
-      presharedKey: live.presharedKey,
-      allowedIps: saved.allowedIps,
-      expiresAt: saved.expiresAt,
-    })
-  }
-  return { version: cursor.version, peers }
+/** A failed broker call as the machine reads it; an error that is not the broker's counts as "failed". */
+function failureOf(error: unknown): SyncFailure {
+  if (error instanceof BrokerError)
+    return { kind: error.kind, retryAfterMs: error.retryAfterMs, code: error.code, message: error.message }
+  return { kind: 'failed', retryAfterMs: null, code: null, message: message(error) }
 }
 
 function message(error: unknown): string {

@@ -6,11 +6,14 @@
  * such as a revoked credential, are not and are reported with the broker's error code.
  */
 import type { ErrorCode } from '../../core/errors.ts'
-import { ERROR_CODES } from '../../core/errors.ts'
+import { ERROR_CODES, isKeygateError, KeygateError } from '../../core/errors.ts'
+import { isLoopbackUrl } from '../../core/identity/loopback.ts'
+import type { FailureKind } from '../../core/sync/backoff.ts'
 import {
   ENROLL_PATH,
   type EnrollRequest,
   type EnrollResponse,
+  PROTOCOL_VERSION,
   parseEnrollResponse,
   parseSyncResponse,
   STATUS_PATH,
@@ -30,29 +33,71 @@ export class BrokerError extends Error {
   readonly retryable: boolean
   readonly status: number | null
   readonly code: ErrorCode | null
+  /** How to retry (core/sync/backoff.ts): nobody listening, overloaded, another failure, or refused. */
+  readonly kind: FailureKind
+  /** The broker's Retry-After, in ms, when it sent one. */
+  readonly retryAfterMs: number | null
 
   constructor(
     message: string,
-    options: { retryable: boolean; status?: number | null; code?: ErrorCode | null; cause?: unknown },
+    options: {
+      retryable: boolean
+      status?: number | null
+      code?: ErrorCode | null
+      cause?: unknown
+      kind?: FailureKind
+      retryAfterMs?: number | null
+    },
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause })
     this.name = 'BrokerError'
     this.retryable = options.retryable
     this.status = options.status ?? null
     this.code = options.code ?? null
+    this.kind = options.kind ?? (options.retryable ? 'failed' : 'refused')
+    this.retryAfterMs = options.retryAfterMs ?? null
   }
+}
+
+/** Retry-After as delta-seconds or an HTTP date, in ms from `now`; null when absent or unreadable. */
+export function parseRetryAfter(value: string | null, now: number): number | null {
+  if (value === null || value.trim() === '') return null
+  if (/^\d{1,9}$/.test(value.trim())) return Number(value.trim()) * 1000
+  const at = Date.parse(value)
+  return Number.isNaN(at) ? null : Math.max(0, at - now)
 }
 
 export interface BrokerClientOptions {
   fetch?: typeof fetch
   /** Timeout for enroll and status; sync adds its wait to this. */
   timeoutMs?: number
+  /**
+   * Allow plain http to a broker that is not on loopback (the credential and every preshared key would
+   * cross the network in clear). Off by default; `--allow-plain-http` on the command line.
+   */
+  allowPlainHttp?: boolean
+}
+
+/** Refuses a broker URL that is not http(s), or plain http off loopback without the explicit allowance. */
+export function checkBrokerUrl(brokerUrl: string, allowPlainHttp = false): URL {
+  let base: URL
+  try {
+    base = new URL(brokerUrl)
+  } catch {
+    throw new KeygateError('BROKER_URL_INSECURE', `not a URL: ${JSON.stringify(brokerUrl)}`)
+  }
+  if (base.protocol !== 'http:' && base.protocol !== 'https:')
+    throw new KeygateError('BROKER_URL_INSECURE', 'the broker URL must be http(s)')
+  if (base.protocol === 'http:' && !allowPlainHttp && !isLoopbackUrl(base))
+    throw new KeygateError(
+      'BROKER_URL_INSECURE',
+      `refusing plain http to ${base.host}: the credential and preshared keys would cross the network in clear; use https, or pass --allow-plain-http`,
+    )
+  return base
 }
 
 export function createBrokerClient(brokerUrl: string, options: BrokerClientOptions = {}): BrokerClient {
-  const base = new URL(brokerUrl)
-  if (base.protocol !== 'http:' && base.protocol !== 'https:')
-    throw new Error('the broker URL must be http(s)')
+  const base = checkBrokerUrl(brokerUrl, options.allowPlainHttp)
   const root = base.href.replace(/\/+$/, '')
   const doFetch = options.fetch ?? fetch
   const timeoutMs = options.timeoutMs ?? 15_000
@@ -79,8 +124,11 @@ export function createBrokerClient(brokerUrl: string, options: BrokerClientOptio
         signal: AbortSignal.any(signals),
       })
     } catch (error) {
-      throw new BrokerError(`${method} ${path}: ${error instanceof Error ? error.message : String(error)}`, {
+      // A caller's abort (the agent stopping) is not a broker failure; anything else here means nobody
+      // answered: refused, reset, unreachable, or no answer within the timeout.
+      throw new BrokerError(`${method} ${path}: ${describeFetchError(error)} (${root})`, {
         retryable: true,
+        kind: 'unreachable',
         cause: error,
       })
     }
@@ -99,10 +147,13 @@ export function createBrokerClient(brokerUrl: string, options: BrokerClientOptio
         if (typeof parsed.error?.message === 'string') message = parsed.error.message
       } catch {}
       const retryable = response.status >= 500 || response.status === 408 || response.status === 429
+      const overloaded = response.status === 503 || response.status === 429
       throw new BrokerError(`${method} ${path}: ${response.status} ${code ?? ''} ${message}`.trim(), {
         retryable,
         status: response.status,
         code,
+        kind: overloaded ? 'overloaded' : retryable ? 'failed' : 'refused',
+        retryAfterMs: parseRetryAfter(response.headers.get('retry-after'), Date.now()),
       })
     }
     if (response.status === 204 || text === '') return null
@@ -117,13 +168,18 @@ export function createBrokerClient(brokerUrl: string, options: BrokerClientOptio
     }
   }
 
-  /** A malformed answer is treated as retryable: a broker being upgraded may answer oddly for a moment. */
+  /**
+   * A malformed answer is treated as retryable: a broker being upgraded may answer oddly for a moment. An
+   * answer in another protocol version is not: the agent backs off at its longest delay and says so.
+   */
   function validated<T>(parse: (json: unknown) => T, json: unknown, what: string): T {
     try {
       return parse(json)
     } catch (error) {
+      const mismatch = isKeygateError(error) && error.code === 'GATEWAY_PROTOCOL_UNSUPPORTED'
       throw new BrokerError(`${what}: ${error instanceof Error ? error.message : String(error)}`, {
-        retryable: true,
+        retryable: !mismatch,
+        code: mismatch ? 'GATEWAY_PROTOCOL_UNSUPPORTED' : null,
         cause: error,
       })
     }
@@ -138,7 +194,7 @@ export function createBrokerClient(brokerUrl: string, options: BrokerClientOptio
       )
     },
     async sync(credential, since, waitSeconds, signal) {
-      const path = `${SYNC_PATH}?since=${since}&wait=${waitSeconds}`
+      const path = `${SYNC_PATH}?since=${since}&wait=${waitSeconds}&protocol=${PROTOCOL_VERSION}`
       return validated(
         parseSyncResponse,
         await call('GET', path, credential, undefined, timeoutMs + waitSeconds * 1000, signal),
@@ -149,4 +205,22 @@ export function createBrokerClient(brokerUrl: string, options: BrokerClientOptio
       await call('POST', STATUS_PATH, credential, request, timeoutMs)
     },
   }
+}
+
+function describeFetchError(error: unknown): string {
+  const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined
+  const code = typeof cause?.code === 'string' ? ` ${cause.code}` : ''
+  return `${error instanceof Error ? error.message : String(error)}${code}`
+}
+
+/**
+ * `--broker URL[,URL…]`: one checked client per URL, in the operator's order. Which one is asked, and when
+ * the agent moves on to the next, is core/sync/broker-rotation.ts's rule.
+ */
+export function createBrokerClients(urls: string, options: BrokerClientOptions = {}): BrokerClient[] {
+  return urls
+    .split(',')
+    .map((u) => u.trim())
+    .filter((u) => u !== '')
+    .map((url) => createBrokerClient(url, options))
 }

@@ -1,13 +1,14 @@
 /**
  * The browser's two cookies, both encrypted JWTs (jose, `dir` + A256GCM, so they are signed and
- * opaque): the short-lived pre-login cookie that carries PKCE verifier, state and nonce between
- * `/auth/:idp/login` and the callback, and the session cookie. HttpOnly, SameSite=Lax, Secure (and the
- * `__Host-` prefix) on https. The store keeps the session's liveness, so logout ends it everywhere.
+ * opaque): the short-lived pre-login cookie that carries PKCE verifier, state, nonce and where to
+ * return between `/auth/:idp/login` and the callback (so starting a sign-in writes nothing to the
+ * database), and the session cookie, which names a session id and nothing else: the claims stay in the
+ * store (session-liveness.ts), so a long group list never outgrows the browser's 4 KB cookie limit.
+ * HttpOnly, SameSite=Lax, Secure (and the `__Host-` prefix) on https.
  */
 import type { Context } from 'hono'
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
 import { EncryptJWT, jwtDecrypt } from 'jose'
-import type { SessionContext } from '../../core/broker/broker-deps.ts'
 import type { PendingLogin } from '../../core/ports.ts'
 import { deriveSubkey } from '../crypto/derive-subkey.ts'
 
@@ -90,18 +91,27 @@ export function clearLoginCookie(c: Context, codec: CookieCodec) {
   deleteCookie(c, codec.loginCookie, { path: '/', secure: codec.secure })
 }
 
-export async function writeSessionCookie(c: Context, codec: CookieCodec, session: SessionContext) {
+/** What the session cookie says: which session, and until when the browser should keep it. */
+export interface SessionCookie {
+  sessionId: string
+  expiresAt: number
+}
+
+export async function writeSessionCookie(c: Context, codec: CookieCodec, session: SessionCookie) {
   setCookie(
     c,
     codec.sessionCookie,
-    await codec.seal(session, session.expiresAt, 'session'),
+    await codec.seal({ sid: session.sessionId }, session.expiresAt, 'session'),
     cookieOptions(codec, session.expiresAt),
   )
 }
 
-export async function readSessionCookie(c: Context, codec: CookieCodec): Promise<SessionContext | null> {
+/** The session id of a cookie this server sealed (a tampered or foreign one opens to null). */
+export async function readSessionCookie(c: Context, codec: CookieCodec): Promise<string | null> {
   const token = getCookie(c, codec.sessionCookie)
-  return token === undefined ? null : codec.open<SessionContext>(token, 'session')
+  if (token === undefined) return null
+  const payload = await codec.open<{ sid?: unknown }>(token, 'session')
+  return typeof payload?.sid === 'string' ? payload.sid : null
 }
 
 export function clearSessionCookie(c: Context, codec: CookieCodec) {

@@ -1,36 +1,45 @@
 /**
- * Whether a session is still live (not ended by logout or an admin), with a short memory so the hot
- * path (every API call) does not pay a database round trip each time. A logout through this process
- * forgets the session at once; on other replicas it ends within `ttlMs`.
+ * The live sessions behind session cookies: the cookie names a session id only, and the claims (who,
+ * which groups, what the sign-in proved) come from the store, with a short memory so the hot path
+ * (every API call) does not pay a database round trip each time. A logout or step-up through this
+ * process forgets the session at once; on other replicas a change shows within `ttlMs`.
  */
+import type { SessionContext } from '../../core/broker/broker-deps.ts'
 import type { Store } from '../../core/ports.ts'
 
 export interface SessionLiveness {
+  /** The session's claims while it is live; null when unknown, ended or expired. */
+  read(sessionId: string, now: number): Promise<SessionContext | null>
   isLive(sessionId: string, now: number): Promise<boolean>
   forget(sessionId: string): void
 }
 
 export function createSessionLiveness(
-  store: Pick<Store, 'isSessionLive'>,
+  store: Pick<Store, 'readSession'>,
   ttlMs = 1_000,
   maxEntries = 10_000,
 ): SessionLiveness {
-  const confirmedAt = new Map<string, number>()
+  const confirmed = new Map<string, { at: number; session: SessionContext }>()
+  async function read(sessionId: string, now: number): Promise<SessionContext | null> {
+    const known = confirmed.get(sessionId)
+    if (known !== undefined && now - known.at < ttlMs && known.session.expiresAt > now) return known.session
+    const row = await store.readSession(sessionId, now)
+    confirmed.delete(sessionId)
+    if (row === null) return null
+    const { id, ...claims } = row
+    const session: SessionContext = { ...claims, sessionId: id }
+    // Insertion order makes the first key the oldest: a bounded FIFO is enough for a 1 s memory.
+    if (confirmed.size >= maxEntries) confirmed.delete(confirmed.keys().next().value as string)
+    confirmed.set(sessionId, { at: now, session })
+    return session
+  }
   return {
+    read,
     async isLive(sessionId, now) {
-      const at = confirmedAt.get(sessionId)
-      if (at !== undefined && now - at < ttlMs) return true
-      const live = await store.isSessionLive(sessionId, now)
-      confirmedAt.delete(sessionId)
-      if (live) {
-        // Insertion order makes the first key the oldest: a bounded FIFO is enough for a 1 s memory.
-        if (confirmedAt.size >= maxEntries) confirmedAt.delete(confirmedAt.keys().next().value as string)
-        confirmedAt.set(sessionId, now)
-      }
-      return live
+      return (await read(sessionId, now)) !== null
     },
     forget(sessionId) {
-      confirmedAt.delete(sessionId)
+      confirmed.delete(sessionId)
     },
   }
 }

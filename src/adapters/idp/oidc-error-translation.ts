@@ -9,7 +9,7 @@ import * as oidc from 'openid-client'
 import { type ErrorCode, KeygateError } from '../../core/errors.ts'
 
 /** Where in the flow the error happened: discovery failures are always the IdP being unreachable. */
-export type OidcStage = 'discovery' | 'callback'
+export type OidcStage = 'discovery' | 'callback' | 'refresh'
 
 // oauth4webapi's codes, repeated here because openid-client re-exports the classes but not the constants.
 const INVALID_RESPONSE = 'OAUTH_INVALID_RESPONSE'

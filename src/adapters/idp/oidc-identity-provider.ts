@@ -6,6 +6,7 @@
  * This adapter adds what it leaves to the relying party: the profile's extra request parameters, and the
  * verdict from `amr`/`acr`/`acrs`/`auth_time`, read only from the verified ID token, never from UserInfo.
  */
+import { createRemoteJWKSet, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose'
 import * as oidc from 'openid-client'
 import { KeygateError } from '../../core/errors.ts'
 import {
@@ -17,7 +18,14 @@ import {
   type IdpConfig,
   isLoopbackUrl,
 } from '../../core/identity/index.ts'
-import type { Clock, IdentityProvider, Logger, PendingLogin, VerifiedLogin } from '../../core/ports.ts'
+import type {
+  Clock,
+  IdentityProvider,
+  Logger,
+  LogoutToken,
+  PendingLogin,
+  VerifiedLogin,
+} from '../../core/ports.ts'
 import { translateOidcError } from './oidc-error-translation.ts'
 
 export interface OidcIdentityProviderOptions {
@@ -49,6 +57,11 @@ export interface OidcVerifiedLogin extends VerifiedLogin {
   groupsComplete: boolean
 }
 
+/** OIDC Back-Channel Logout 1.0 §2.4: the event member a logout token's `events` claim must hold. */
+export const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout'
+/** A logout token older than this (by `iat`) is refused, bounding how long its jti must be remembered. */
+export const LOGOUT_TOKEN_MAX_AGE_SECONDS = 600
+
 /** How long openid-client (oauth4webapi) uses a downloaded JWKS before fetching it again. */
 const JWKS_FRESH_SECONDS = 300
 
@@ -64,6 +77,7 @@ export class OidcIdentityProvider implements IdentityProvider {
   readonly #logger: Logger | undefined
   readonly #cache: OidcMetadataCache | undefined
   #discovered: Promise<oidc.Configuration> | null = null
+  #logoutKeys: ReturnType<typeof createRemoteJWKSet> | null = null
 
   constructor(config: IdpConfig, options: OidcIdentityProviderOptions = {}) {
     this.id = config.id
@@ -120,6 +134,7 @@ export class OidcIdentityProvider implements IdentityProvider {
     }
     const configuration = await this.#configuration()
     let claims: oidc.IDToken
+    let refreshToken: string | null = null
     const jwksBefore = await this.#loadJwks(configuration)
     try {
       const tokens = await oidc.authorizationCodeGrant(configuration, callbackUrl, {
@@ -132,6 +147,7 @@ export class OidcIdentityProvider implements IdentityProvider {
       if (verified === undefined)
         throw new KeygateError('LOGIN_FAILED', 'The identity provider returned no ID token')
       claims = verified
+      refreshToken = typeof tokens.refresh_token === 'string' ? tokens.refresh_token : null
     } catch (error) {
       throw translateOidcError(error, 'callback', this.id)
     }
@@ -153,7 +169,11 @@ export class OidcIdentityProvider implements IdentityProvider {
     }
     const groups = groupsFromClaims(this.config.profile, claims, this.config.options)
     if (!groups.complete) {
-      this.#logger?.warn('idp.groups_incomplete', { idp: this.id, subject: claims.sub })
+      this.#logger?.warn('idp.groups_incomplete', {
+        idp: this.id,
+        subject: claims.sub,
+        why: groups.incomplete,
+      })
     }
     return {
       issuer: claims.iss,
@@ -163,7 +183,94 @@ export class OidcIdentityProvider implements IdentityProvider {
       name: typeof claims.name === 'string' ? claims.name : null,
       groups: groups.groups,
       groupsComplete: groups.complete,
+      ...(groups.incomplete === undefined ? {} : { groupsIncomplete: groups.incomplete }),
       auth,
+      sid: typeof claims.sid === 'string' ? claims.sid : null,
+      refreshToken,
+    }
+  }
+
+  /**
+   * OIDC Back-Channel Logout 1.0 §2.6: signature by the IdP's keys (from its discovered jwks_uri), issuer,
+   * audience = our client id, `iat` present and recent, `jti`, the back-channel logout event, `sid` or
+   * `sub`, and no `nonce` (so an ID token can never pass as a logout token).
+   */
+  async verifyLogoutToken(token: string): Promise<LogoutToken> {
+    const configuration = await this.#configuration()
+    const server = configuration.serverMetadata()
+    if (server.jwks_uri === undefined) {
+      throw new KeygateError('IDP_UNAVAILABLE', `The identity provider "${this.id}" publishes no jwks_uri`)
+    }
+    this.#logoutKeys ??= createRemoteJWKSet(new URL(server.jwks_uri), {
+      timeoutDuration: this.#timeoutSeconds * 1000,
+    })
+    let payload: JWTPayload
+    try {
+      ;({ payload } = await jwtVerify(token, this.#logoutKeys, {
+        issuer: this.config.issuer,
+        audience: this.config.clientId,
+        requiredClaims: ['iat', 'jti', 'events'],
+        maxTokenAge: LOGOUT_TOKEN_MAX_AGE_SECONDS,
+        clockTolerance: this.#skewSeconds,
+        currentDate: new Date(this.#clock.now()),
+        algorithms: server.id_token_signing_alg_values_supported ?? ['RS256'],
+      }))
+    } catch (error) {
+      if (error instanceof joseErrors.JOSEError && !(error instanceof joseErrors.JWKSTimeout)) {
+        throw new KeygateError('INVALID_REQUEST', `The logout token is not valid: ${error.message}`)
+      }
+      throw new KeygateError(
+        'IDP_UNAVAILABLE',
+        `The identity provider "${this.id}" keys could not be fetched`,
+        {
+          cause: error,
+        },
+      )
+    }
+    const events = payload.events
+    if (
+      typeof events !== 'object' ||
+      events === null ||
+      Array.isArray(events) ||
+      typeof (events as Record<string, unknown>)[BACKCHANNEL_LOGOUT_EVENT] !== 'object'
+    ) {
+      throw new KeygateError('INVALID_REQUEST', 'The logout token carries no back-channel logout event')
+    }
+    if ('nonce' in payload) {
+      throw new KeygateError('INVALID_REQUEST', 'A logout token must not carry a nonce')
+    }
+    const sid = typeof payload.sid === 'string' && payload.sid !== '' ? payload.sid : null
+    const subject = typeof payload.sub === 'string' && payload.sub !== '' ? payload.sub : null
+    if (sid === null && subject === null) {
+      throw new KeygateError('INVALID_REQUEST', 'The logout token names neither a sid nor a sub')
+    }
+    const iat = payload.iat as number
+    return {
+      issuer: this.config.issuer,
+      subject,
+      sid,
+      jti: payload.jti as string,
+      expiresAt: typeof payload.exp === 'number' ? payload.exp : iat + LOGOUT_TOKEN_MAX_AGE_SECONDS,
+    }
+  }
+
+  /** A refresh token grant: the IdP's answer to "does this sign-in still stand?". */
+  async refresh(
+    refreshToken: string,
+  ): Promise<{ ok: false; reason: string } | { ok: true; refreshToken: string | null }> {
+    const configuration = await this.#configuration()
+    try {
+      const tokens = await oidc.refreshTokenGrant(configuration, refreshToken)
+      return {
+        ok: true,
+        refreshToken: typeof tokens.refresh_token === 'string' ? tokens.refresh_token : null,
+      }
+    } catch (error) {
+      // The IdP answered and refused (invalid_grant: revoked, user disabled, session ended).
+      if (error instanceof oidc.ResponseBodyError && error.status >= 400 && error.status < 500) {
+        return { ok: false, reason: error.error }
+      }
+      throw translateOidcError(error, 'refresh', this.id)
     }
   }
 

@@ -32,6 +32,10 @@ export interface HostedClient {
   clientId: string
   clientSecret: string
   redirectUris: string[]
+  /** Where oidc-provider sends back-channel logout tokens (turns the feature on). */
+  backchannelLogoutUri?: string
+  /** Issue refresh tokens to this client with every code exchange. */
+  refreshTokens?: boolean
 }
 
 export interface OidcProviderHostOptions {
@@ -71,9 +75,23 @@ export function createOidcProviderHost(options: OidcProviderHostOptions): OidcPr
       client_id: client.clientId,
       client_secret: client.clientSecret,
       redirect_uris: client.redirectUris,
-      grant_types: ['authorization_code'],
+      grant_types:
+        client.refreshTokens === true ? ['authorization_code', 'refresh_token'] : ['authorization_code'],
       response_types: ['code'],
+      ...(client.backchannelLogoutUri === undefined
+        ? {}
+        : { backchannel_logout_uri: client.backchannelLogoutUri, backchannel_logout_session_required: true }),
     })),
+    // oidc-provider refuses outgoing requests to special-use addresses (SSRF protection); its only outgoing
+    // request here is the back-channel logout to the relying party, which for this loopback-only IdP is on
+    // loopback too. So its protective dispatcher is dropped, and nothing else changes.
+    fetch: (url: string | URL, init: RequestInit & { dispatcher?: unknown }) => {
+      const { dispatcher: _protective, ...rest } = init
+      return globalThis.fetch(url, rest)
+    },
+    // Without offline_access in the request: a client allowed the grant type gets one (Keygate asks for none).
+    issueRefreshToken: async (_ctx: unknown, client: { grantTypeAllowed(type: string): boolean }) =>
+      client.grantTypeAllowed('refresh_token'),
     adapter: createMemoryAdapterFactory(),
     jwks: options.jwks ?? { keys: [generateSigningJwk()] },
     // Cookie signing keys live only as long as the process, like the sessions they protect.
@@ -102,6 +120,7 @@ export function createOidcProviderHost(options: OidcProviderHostOptions): OidcPr
     features: {
       devInteractions: { enabled: false },
       claimsParameter: { enabled: true },
+      backchannelLogout: { enabled: options.clients.some((c) => c.backchannelLogoutUri !== undefined) },
     },
     interactions: {
       url: (_ctx: unknown, interaction: { uid: string }) => `${mountPath}/interaction/${interaction.uid}`,

@@ -64,7 +64,15 @@ declare module 'oidc-provider' {
     addOIDCScope(scope: string): void
     addOIDCClaims(claims: string[]): void
     save(ttl?: number): Promise<string>
+    destroy(): Promise<void>
     static find(id: string): Promise<Grant | undefined>
+  }
+
+  export class RefreshToken {
+    readonly accountId: string
+    readonly grantId?: string
+    destroy(): Promise<void>
+    static find(value: string): Promise<RefreshToken | undefined>
   }
 
   export interface OidcContext {
@@ -86,6 +94,7 @@ declare module 'oidc-provider' {
     readonly issuer: string
     proxy: boolean
     Grant: typeof Grant
+    RefreshToken: typeof RefreshToken
     callback(): (req: IncomingMessage, res: ServerResponse) => void
     use(middleware: Middleware): void
     on(event: string, listener: (...args: unknown[]) => void): void

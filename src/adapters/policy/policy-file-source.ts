@@ -5,7 +5,7 @@
  *
  * The directory is watched rather than the file: editors save by writing a new file and renaming it over
  * the old one (and Kubernetes swaps a symlink), which ends a watch on the file itself. Events are
- * debounced, and a reload whose content hash has not changed does nothing.
+ * debounced, and a reload whose content hash has not changed does nothing (it is not even compiled again).
  */
 import { type FSWatcher, watch } from 'node:fs'
 import { readFile } from 'node:fs/promises'
@@ -14,8 +14,10 @@ import { KeygateError } from '../../core/errors.ts'
 import {
   type CompiledPolicy,
   formatDiagnostic,
+  hashPolicySource,
   loadPolicy,
   type PolicyDiagnostic,
+  type PolicyStatus,
   type PolicyTestResult,
 } from '../../core/policy/index.ts'
 import type { Clock, Logger } from '../../core/ports.ts'
@@ -57,6 +59,8 @@ export interface PolicyFileSource {
   /** Listeners run after each swap, one after another; their failures are logged, never undo the swap. */
   onSwap(listener: PolicySwapListener): () => void
   status(): PolicySourceStatus
+  /** The same state as the policy-status port reads it (readiness, the admin API and console). */
+  policyStatus(): PolicyStatus
   close(): void
 }
 
@@ -73,13 +77,37 @@ function fileError(path: string, error: unknown): PolicyDiagnostic {
   }
 }
 
-async function readAndLoad(path: string) {
+function emptyOnReload(path: string): PolicyDiagnostic {
+  return {
+    file: path,
+    line: 1,
+    col: 1,
+    path: '',
+    code: 'POLICY_EMPTY',
+    message: 'the policy file is empty; kept the live policy',
+    hint: 'an editor or a copy may be mid-write (the next change reloads again); to grant nothing on purpose, write {}',
+    severity: 'error',
+  }
+}
+
+/** `live` on a reload: its text unchanged answers "unchanged" without compiling it again. */
+async function readAndLoad(path: string, live: CompiledPolicy | null) {
   let source: string
   try {
     source = await readFile(path, 'utf8')
   } catch (error) {
     return { ok: false as const, errors: [fileError(path, error)], warnings: [] }
   }
+  // Writers truncate before they write: a reload that catches the file in between would read an empty
+  // policy (which grants nothing) and revoke every live lease. Going to "nothing" takes an explicit {}.
+  if (live !== null && source.trim() === '') {
+    return { ok: false as const, errors: [emptyOnReload(path)], warnings: [] }
+  }
+  // The directory's other files wake the watch too (the broker writes its admin token next to a policy
+  // kept in the data directory): compiling 1,000 gateways' policy again for nothing cost half a second
+  // of the event loop right as the broker came up (docs/benchmarks.md, "Broker restart").
+  if (live !== null && hashPolicySource(source) === live.hash)
+    return { ok: true as const, policy: live, warnings: [], testResults: [] }
   return loadPolicy(source, path)
 }
 
@@ -89,7 +117,7 @@ export async function openPolicyFileSource(options: PolicyFileSourceOptions): Pr
   const clock = options.clock ?? { now: () => Date.now() }
   const debounceMs = options.debounceMs ?? 100
 
-  const first = await readAndLoad(path)
+  const first = await readAndLoad(path, null)
   for (const w of first.warnings) logger.warn('policy.warning', { message: formatDiagnostic(w) })
   if (!first.ok) {
     const text = first.errors.map(formatDiagnostic).join('\n')
@@ -123,7 +151,7 @@ export async function openPolicyFileSource(options: PolicyFileSourceOptions): Pr
 
   async function reloadOnce(): Promise<PolicyReloadOutcome> {
     state.lastAttemptAt = clock.now()
-    const result = await readAndLoad(path)
+    const result = await readAndLoad(path, live)
     if (!result.ok) {
       state.reloadsFailed++
       state.lastError = result.errors
@@ -207,6 +235,14 @@ export async function openPolicyFileSource(options: PolicyFileSourceOptions): Pr
       return () => listeners.delete(listener)
     },
     status: () => ({ ...state, lastError: state.lastError === null ? null : [...state.lastError] }),
+    policyStatus: () => ({
+      hash: live.hash,
+      fileName: live.fileName,
+      loadedAt: state.lastLoadedAt,
+      lastAttemptAt: state.lastAttemptAt,
+      lastReloadErrors: state.lastError === null ? null : [...state.lastError],
+      tests: state.testResults.map((t) => ({ ...t, diff: [...t.diff] })),
+    }),
     close() {
       if (timer !== null) clearTimeout(timer)
       watcher?.close()

@@ -16,12 +16,16 @@ export function createJsonLogger(write: (line: string) => void, minimum: LogLeve
     (level: LogLevel) =>
     (event: string, fields: LogFields = {}) => {
       if (LEVELS[level] < LEVELS[minimum]) return
-      const safe: LogFields = {}
-      for (const [key, value] of Object.entries(fields))
-        safe[key] = SECRET_FIELD.test(key) ? '[redacted]' : value
-      write(JSON.stringify({ time: new Date().toISOString(), level, event, ...safe }))
+      write(JSON.stringify({ time: new Date().toISOString(), level, event, ...redactSecretFields(fields) }))
     }
   return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') }
+}
+
+/** The fields with any whose name suggests a secret replaced by "[redacted]". */
+export function redactSecretFields(fields: LogFields): LogFields {
+  const safe: LogFields = {}
+  for (const [key, value] of Object.entries(fields)) safe[key] = SECRET_FIELD.test(key) ? '[redacted]' : value
+  return safe
 }
 
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} }

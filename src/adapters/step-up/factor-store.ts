@@ -2,10 +2,16 @@
  * The FactorStore port on drizzle, over the tables of storage/schema-factors.ts; either driver's
  * database works (the same `Db` the main store is written against).
  */
-import { and, asc, eq, gt, isNull, lt, or, sql } from 'drizzle-orm'
+import { and, asc, count, eq, gt, isNull, lt, or, sql } from 'drizzle-orm'
 import type { FactorStore, TotpFactor, WebAuthnCredentialRecord } from '../../core/step-up/index.ts'
 import type { Db } from '../storage/db.ts'
-import { stepUpFailures, totpFactors, webauthnCredentials } from '../storage/schema-factors.ts'
+import { identities } from '../storage/schema.ts'
+import {
+  enrolmentCodes,
+  stepUpFailures,
+  totpFactors,
+  webauthnCredentials,
+} from '../storage/schema-factors.ts'
 
 type TotpRow = typeof totpFactors.$inferSelect
 type CredentialRow = typeof webauthnCredentials.$inferSelect
@@ -18,6 +24,7 @@ function totpOf(row: TotpRow): TotpFactor {
     secretCiphertext: row.secretCiphertext,
     confirmedAt: row.confirmedAt?.getTime() ?? null,
     lastUsedStep: row.lastUsedStep === null ? null : Number(row.lastUsedStep),
+    anchored: row.anchored,
     createdAt: row.createdAt.getTime(),
   }
 }
@@ -30,6 +37,8 @@ function credentialOf(row: CredentialRow): WebAuthnCredentialRecord {
     publicKey: fromBase64Url(row.publicKey),
     counter: Number(row.counter),
     transports: row.transports,
+    amr: row.amr === 'hwk' ? 'hwk' : 'swk',
+    anchored: row.anchored,
     createdAt: row.createdAt.getTime(),
     lastUsedAt: row.lastUsedAt?.getTime() ?? null,
   }
@@ -98,6 +107,8 @@ export function createFactorStore(db: Db): FactorStore {
         publicKey: toBase64Url(record.publicKey),
         counter: record.counter,
         transports: record.transports,
+        amr: record.amr,
+        anchored: record.anchored,
         createdAt: new Date(record.createdAt),
       })
     },
@@ -123,22 +134,76 @@ export function createFactorStore(db: Db): FactorStore {
         .where(eq(webauthnCredentials.id, id))
     },
 
-    async recordFailedAttempt(identityId, now) {
-      await db.insert(stepUpFailures).values({ identityId, at: new Date(now) })
+    async reserveAttempt(identityId, now, windowStart, maxAttempts) {
+      return db.transaction(async (tx) => {
+        // The identity row's lock serialises one identity's attempts (on PostgreSQL across connections and
+        // replicas; PGlite runs one transaction at a time anyway): the count below sees every attempt
+        // reserved before it, so no two requests both see "4 of 5" and both go on to check a code.
+        const [identity] = await tx
+          .select({ id: identities.id })
+          .from(identities)
+          .where(eq(identities.id, identityId))
+          .for('update')
+        if (identity === undefined) return { reserved: false, failureTimes: [] }
+        // Rows older than the window are never needed again: drop them on the way.
+        await tx
+          .delete(stepUpFailures)
+          .where(and(eq(stepUpFailures.identityId, identityId), lt(stepUpFailures.at, new Date(windowStart))))
+        const rows = await tx
+          .select({ at: stepUpFailures.at })
+          .from(stepUpFailures)
+          .where(and(eq(stepUpFailures.identityId, identityId), gt(stepUpFailures.at, new Date(windowStart))))
+        if (rows.length >= maxAttempts)
+          return { reserved: false, failureTimes: rows.map((r) => r.at.getTime()) }
+        const [row] = await tx
+          .insert(stepUpFailures)
+          .values({ identityId, at: new Date(now) })
+          .returning({ id: stepUpFailures.id })
+        return { reserved: true, attemptId: String(row!.id) }
+      })
     },
 
-    async failedAttemptsSince(identityId, since) {
-      // Rows older than the window are never needed again: drop them on the way.
-      await db
-        .delete(stepUpFailures)
-        .where(and(eq(stepUpFailures.identityId, identityId), lt(stepUpFailures.at, new Date(since))))
+    async releaseAttempt(attemptId) {
+      await db.delete(stepUpFailures).where(eq(stepUpFailures.id, Number(attemptId)))
+    },
+
+    async createEnrolmentCode(input, now) {
+      await db.insert(enrolmentCodes).values({
+        codeHash: input.codeHash,
+        identityId: input.identityId,
+        createdBy: input.createdBy,
+        createdAt: new Date(now),
+        expiresAt: new Date(input.expiresAt),
+      })
+    },
+
+    async hasEnrolmentCode(identityId, codeHash, now) {
+      const [row] = await db
+        .select({ n: count() })
+        .from(enrolmentCodes)
+        .where(usableCode(identityId, codeHash, now))
+      return (row?.n ?? 0) > 0
+    },
+
+    async consumeEnrolmentCode(identityId, codeHash, now) {
+      // The condition is the single-use rule, checked under the UPDATE's row lock.
       const rows = await db
-        .select({ at: stepUpFailures.at })
-        .from(stepUpFailures)
-        .where(and(eq(stepUpFailures.identityId, identityId), gt(stepUpFailures.at, new Date(since))))
-      return rows.map((r) => r.at.getTime())
+        .update(enrolmentCodes)
+        .set({ usedAt: new Date(now) })
+        .where(usableCode(identityId, codeHash, now))
+        .returning({ codeHash: enrolmentCodes.codeHash })
+      return rows.length === 1
     },
   }
+}
+
+function usableCode(identityId: string, codeHash: string, now: number) {
+  return and(
+    eq(enrolmentCodes.codeHash, codeHash),
+    eq(enrolmentCodes.identityId, identityId),
+    isNull(enrolmentCodes.usedAt),
+    gt(enrolmentCodes.expiresAt, new Date(now)),
+  )
 }
 
 function toBase64Url(bytes: Uint8Array): string {

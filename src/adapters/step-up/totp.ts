@@ -1,9 +1,11 @@
 /**
- * TOTP through `otpauth`: making a secret, the otpauth:// URI an authenticator app imports, and matching
- * a code to the time step it belongs to (the replay rule in core needs the step, not just "valid").
+ * TOTP through `otpauth`: the TotpVerifier port of core/step-up. Making a secret, the otpauth:// URI an
+ * authenticator app imports, and matching a code to the time step it belongs to (the replay rule in core
+ * needs the step, not just "valid").
  */
 import { Secret, TOTP } from 'otpauth'
-import { TOTP_PARAMETERS, totpStepAt } from '../../core/step-up/index.ts'
+import type { Random } from '../../core/ports.ts'
+import { TOTP_PARAMETERS, type TotpVerifier, totpStepAt } from '../../core/step-up/index.ts'
 
 export function newTotpSecret(randomBytes: (length: number) => Uint8Array): string {
   const bytes = randomBytes(TOTP_PARAMETERS.secretBytes)
@@ -39,4 +41,12 @@ export function matchTotpStep(secretBase32: string, code: string, nowMs: number)
 /** The code for a moment (tests and the development IdP's helpers use it; the broker never needs to). */
 export function totpCodeAt(secretBase32: string, nowMs: number): string {
   return totpFor(secretBase32).generate({ timestamp: nowMs })
+}
+
+export function createTotpVerifier(random: Random): TotpVerifier {
+  return {
+    newSecret: () => newTotpSecret((n) => random.bytes(n)),
+    uri: totpUri,
+    matchStep: matchTotpStep,
+  }
 }

@@ -2,7 +2,7 @@
  * Appending to gateway change feeds inside a larger statement, with versions no reader can skip.
  *
  * A statement that changes what gateways must hold defines a CTE named `changes` (gateway, kind, lease_id,
- * public_key, preshared_key_ciphertext, allowed_ips, expires_at) and appends `feedAppendCtes`. For each
+ * public_key, preshared_key_ciphertext, allowed_ips, routes, expires_at) and appends `feedAppendCtes`. For each
  * gateway, that bumps the counter row in `gateway_feeds` by the number of its changes and numbers the new
  * entries below the new counter value. The counter row stays locked until the statement commits, so the
  * next writer for that gateway gets the next versions only after this one is visible: versions appear in
@@ -26,10 +26,11 @@ export function feedAppendCtes(now: number): SQL {
   ),
   feed_rows AS (
     INSERT INTO gateway_feed_entries
-      (gateway, version, kind, lease_id, public_key, preshared_key_ciphertext, allowed_ips, expires_at, created_at)
+      (gateway, version, kind, lease_id, public_key, preshared_key_ciphertext, allowed_ips, routes, expires_at,
+       created_at)
     SELECT c.gateway,
            b.version - k.n + row_number() OVER (PARTITION BY c.gateway ORDER BY c.lease_id, c.kind),
-           c.kind, c.lease_id, c.public_key, c.preshared_key_ciphertext, c.allowed_ips, c.expires_at,
+           c.kind, c.lease_id, c.public_key, c.preshared_key_ciphertext, c.allowed_ips, c.routes, c.expires_at,
            ${isoTime(now)}::timestamptz
     FROM changes c
     JOIN feed_bump b ON b.gateway = c.gateway
@@ -48,14 +49,19 @@ export function allowedIpsOf(alias: string): SQL {
     || CASE WHEN ${v6} IS NULL THEN '[]'::jsonb ELSE jsonb_build_array(${v6} || '/128') END)`
 }
 
-/** One `changes` row per distinct gateway in a lease's grants. */
+/**
+ * One `changes` row per distinct gateway in a lease's grants. An upsert carries the grant's routes for that
+ * gateway (the union of the lease's granted prefixes there), which the agent turns into its packet filter.
+ */
 export function perGrantedGateway(leaseAlias: string, grantsColumn: string, kind: 'upsert' | 'remove'): SQL {
   const l = sql.raw(leaseAlias)
   const grants = sql.raw(`${leaseAlias}.${grantsColumn}`)
   const details =
     kind === 'upsert'
-      ? sql`${l}.preshared_key_ciphertext, ${allowedIpsOf(leaseAlias)} AS allowed_ips, ${l}.expires_at`
-      : sql`NULL::text AS preshared_key_ciphertext, NULL::jsonb AS allowed_ips, NULL::timestamptz AS expires_at`
+      ? sql`${l}.preshared_key_ciphertext, ${allowedIpsOf(leaseAlias)} AS allowed_ips,
+          coalesce(g->'routes', '[]'::jsonb) AS routes, ${l}.expires_at`
+      : sql`NULL::text AS preshared_key_ciphertext, NULL::jsonb AS allowed_ips, NULL::jsonb AS routes,
+          NULL::timestamptz AS expires_at`
   return sql`SELECT DISTINCT ON (${l}.id, g->>'gateway') g->>'gateway' AS gateway, ${kind}::text AS kind,
       ${l}.id AS lease_id, ${l}.public_key, ${details}
     FROM ${l}, jsonb_array_elements(${grants}) g`

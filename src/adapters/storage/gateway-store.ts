@@ -4,14 +4,16 @@
  *
  * Only hashes of tokens and credentials are stored. A token is consumed by a conditional update (unused,
  * unexpired) whose affected row is the proof of single use, in the same transaction that records the
- * gateway's key and gives it an address, so a failure anywhere leaves the token unused.
+ * gateway's key and gives it an address, so a failure anywhere leaves the token unused. Enrollment
+ * appends to the gateway's feed one upsert per live lease granted it: those leases gained a peer.
  */
 import { sql } from 'drizzle-orm'
 import { KeygateError } from '../../core/errors.ts'
-import type { Gateway } from '../../core/model.ts'
+import type { AuditEventType, Gateway } from '../../core/model.ts'
 import { planPool } from '../../core/peers/address-pool.ts'
 import type { AddressPool } from '../../core/ports.ts'
 import { ALLOCATION_ATTEMPTS, allocationCtes } from './address-allocation.ts'
+import { feedAppendCtes, perGrantedGateway, touchedGateways } from './feed-sql.ts'
 import { isoTime, numberOf, numberOrNull, textOf, textOrNull, timeOrNull } from './row-values.ts'
 import type { Row, SqlRunner } from './sql-runner.ts'
 
@@ -26,6 +28,7 @@ export function gatewayFromRow(row: Row): Gateway {
     lastSeenAt: timeOrNull(row, 'last_seen_at'),
     appliedVersion: numberOrNull(row, 'applied_version'),
     peerCount: numberOrNull(row, 'peer_count'),
+    enforcement: textOrNull(row, 'enforcement'),
   }
 }
 
@@ -102,18 +105,47 @@ export function createGatewayStore(options: { runner: SqlRunner; newId: () => st
         INSERT INTO gateway_feeds AS f (gateway, version, floor_version) VALUES (${name}, 1, 1)
         ON CONFLICT (gateway) DO UPDATE SET version = greatest(f.version, 1),
           floor_version = CASE WHEN f.version = 0 THEN 1 ELSE f.floor_version END`)
+      // Every live lease granted this gateway gains a peer now, and its feed says so with a real entry
+      // per lease (the same upsert issuance wrote): a client watching its lease waits on this feed's
+      // version, and where nothing carries a wake-up (Workers poll the version) only a moved version
+      // tells it. An agent re-reading these upserts changes nothing; the enrolling agent starts from a
+      // snapshot, whose version includes them.
+      await tx.rows(sql`WITH
+        lease AS (
+          SELECT id, public_key, preshared_key_ciphertext, address_v4, address_v6, expires_at, grants
+          FROM leases
+          WHERE grants @> ${JSON.stringify([{ gateway: name }])}::jsonb
+            AND revoked_at IS NULL AND expires_at > ${at}::timestamptz
+        ),
+        changes AS (
+          SELECT * FROM (${perGrantedGateway('lease', 'grants', 'upsert')}) granted WHERE gateway = ${name}
+        ),
+        ${feedAppendCtes(now)}
+        SELECT ${touchedGateways}`)
       // Audit events name gateways as the policy and the admins do (enrollment tokens are audited the same way).
       await tx.rows(sql`
         INSERT INTO audit_events (id, at, type, gateway_id, actor, data)
-        VALUES (gen_random_uuid(), ${at}::timestamptz, 'gateway.enrolled', ${name}, 'gateway',
+        VALUES (gen_random_uuid(), ${at}::timestamptz, ${'gateway.enrolled' satisfies AuditEventType}::text, ${name}, 'gateway',
           ${JSON.stringify({ publicKey: input.publicKey, addressV4, addressV6 })}::jsonb)`)
       return gatewayFromRow(updated)
     })
   }
 
+  /** Many credential lookups in one statement (a thousand agents reconnecting at once), in order. */
+  async function findGatewaysByCredentials(
+    credentialHashes: readonly string[],
+  ): Promise<Array<Gateway | null>> {
+    if (credentialHashes.length === 0) return []
+    const rows = await runner.rows(sql`
+      SELECT * FROM gateways
+      WHERE credential_hash IN (SELECT jsonb_array_elements_text(${JSON.stringify(credentialHashes)}::jsonb))`)
+    const byHash = new Map(rows.map((row) => [textOf(row, 'credential_hash'), gatewayFromRow(row)]))
+    return credentialHashes.map((hash) => byHash.get(hash) ?? null)
+  }
+
   async function findGatewayByCredential(credentialHash: string): Promise<Gateway | null> {
-    const [row] = await runner.rows(sql`SELECT * FROM gateways WHERE credential_hash = ${credentialHash}`)
-    return row === undefined ? null : gatewayFromRow(row)
+    const [gateway] = await findGatewaysByCredentials([credentialHash])
+    return gateway ?? null
   }
 
   async function getGateway(name: string): Promise<Gateway | null> {
@@ -127,22 +159,53 @@ export function createGatewayStore(options: { runner: SqlRunner; newId: () => st
 
   async function recordGatewayStatus(
     gatewayName: string,
-    status: { appliedVersion: number; peerCount: number; latestHandshakes?: Record<string, number> },
+    status: {
+      appliedVersion: number
+      peerCount: number
+      latestHandshakes?: Record<string, number>
+      enforcement?: string
+    },
     now: number,
   ): Promise<void> {
     const handshakes = status.latestHandshakes === undefined ? null : JSON.stringify(status.latestHandshakes)
     const rows = await runner.rows(sql`
       UPDATE gateways SET last_seen_at = ${isoTime(now)}::timestamptz, applied_version = ${status.appliedVersion},
-        peer_count = ${status.peerCount}, handshakes = coalesce(${handshakes}::jsonb, handshakes)
+        peer_count = ${status.peerCount}, handshakes = coalesce(${handshakes}::jsonb, handshakes),
+        enforcement = coalesce(${status.enforcement ?? null}::text, enforcement)
       WHERE name = ${gatewayName}
       RETURNING id`)
     if (rows.length === 0) throw new KeygateError('GATEWAY_UNKNOWN', `no gateway named ${gatewayName}`)
   }
 
+  /**
+   * Removal in one transaction: the row goes (so its credential hash stops matching at once), unused
+   * enrollment tokens are spent, the overlay address is let go and the feed is dropped; a gateway added
+   * again later enrolls afresh and starts from a snapshot.
+   */
+  async function removeGateway(name: string, now: number): Promise<Gateway | null> {
+    const at = isoTime(now)
+    const [row] = await runner.rows(sql`WITH
+    gone AS (DELETE FROM gateways WHERE name = ${name} RETURNING *),
+    tokens AS (
+      UPDATE gateway_enrollments SET used_at = ${at}::timestamptz
+      WHERE gateway_name = ${name} AND used_at IS NULL
+    ),
+    freed AS (
+      UPDATE address_allocations a SET held_until = ${at}::timestamptz, gateway_id = NULL
+      FROM gone WHERE a.gateway_id = gone.id
+    ),
+    entries AS (DELETE FROM gateway_feed_entries WHERE gateway = ${name}),
+    feed AS (DELETE FROM gateway_feeds WHERE gateway = ${name})
+    SELECT * FROM gone`)
+    return row === undefined ? null : gatewayFromRow(row)
+  }
+
   return {
+    removeGateway,
     createEnrollment,
     enrollGateway,
     findGatewayByCredential,
+    findGatewaysByCredentials,
     getGateway,
     listGateways,
     recordGatewayStatus,

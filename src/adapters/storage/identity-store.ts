@@ -2,14 +2,14 @@
  * Identities, keyed on (issuer, subject): a sign-in upserts the row and refreshes what the IdP says about
  * the person (email, name, groups) and when they last signed in.
  */
-import { eq, sql } from 'drizzle-orm'
+import { and, eq, sql } from 'drizzle-orm'
 import type { Identity } from '../../core/model.ts'
 import type { UpsertIdentityInput } from '../../core/ports.ts'
 import type { Db } from './db.ts'
 import { isUuid } from './row-values.ts'
 import { identities } from './schema.ts'
 
-function identityFromRow(row: typeof identities.$inferSelect): Identity {
+export function identityFromRow(row: typeof identities.$inferSelect): Identity {
   return {
     id: row.id,
     idpId: row.idpId,
@@ -21,6 +21,7 @@ function identityFromRow(row: typeof identities.$inferSelect): Identity {
     groups: row.groups,
     createdAt: row.createdAt.getTime(),
     lastLoginAt: row.lastLoginAt.getTime(),
+    suspendedAt: row.suspendedAt?.getTime() ?? null,
   }
 }
 
@@ -53,5 +54,33 @@ export function createIdentityStore(options: { db: Db; newId: () => string }) {
     return row === undefined ? null : identityFromRow(row)
   }
 
-  return { upsertIdentity, getIdentity }
+  async function findIdentity(issuer: string, subject: string): Promise<Identity | null> {
+    const [row] = await db
+      .select()
+      .from(identities)
+      .where(and(eq(identities.issuer, issuer), eq(identities.subject, subject)))
+    return row === undefined ? null : identityFromRow(row)
+  }
+
+  async function setIdentitySuspended(id: string, suspended: boolean, now: number): Promise<Identity | null> {
+    if (!isUuid(id)) return null
+    const [row] = await db
+      .update(identities)
+      // A repeated suspension keeps the first time: that is when access ended.
+      .set({
+        suspendedAt: suspended
+          ? sql`coalesce(${identities.suspendedAt}, ${new Date(now).toISOString()}::timestamptz)`
+          : null,
+      })
+      .where(eq(identities.id, id))
+      .returning()
+    return row === undefined ? null : identityFromRow(row)
+  }
+
+  async function setIdentityGroups(id: string, groups: string[]): Promise<void> {
+    if (!isUuid(id)) return
+    await db.update(identities).set({ groups }).where(eq(identities.id, id))
+  }
+
+  return { upsertIdentity, getIdentity, findIdentity, setIdentitySuspended, setIdentityGroups }
 }

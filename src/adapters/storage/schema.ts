@@ -19,7 +19,7 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core'
-import type { GatewayGrant } from '../../core/model.ts'
+import type { AuditEventType, GatewayGrant, SessionClaims } from '../../core/model.ts'
 
 const time = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' })
 
@@ -37,6 +37,8 @@ export const identities = pgTable(
     groups: jsonb('groups').$type<string[]>().notNull().default([]),
     createdAt: time('created_at').notNull(),
     lastLoginAt: time('last_login_at').notNull(),
+    /** Set by an administrator: sign-in is refused and no lease is issued until it is cleared. */
+    suspendedAt: time('suspended_at'),
   },
   (t) => [uniqueIndex('identities_issuer_subject').on(t.issuer, t.subject)],
 )
@@ -51,11 +53,21 @@ export const sessions = pgTable(
     createdAt: time('created_at').notNull(),
     expiresAt: time('expires_at').notNull(),
     endedAt: time('ended_at'),
+    /** What the session stands for (groups, verdict); null on rows older than this column: sign in again. */
+    claims: jsonb('claims').$type<SessionClaims>(),
+    /** The IdP's session id (`sid` of the ID token), which a back-channel logout token may name. */
+    idpSid: text('idp_sid'),
+    /** The IdP's refresh token, sealed with KEYGATE_SECRET; a renewal asks the IdP with it first. */
+    refreshTokenCiphertext: text('refresh_token_ciphertext'),
   },
-  (t) => [index('sessions_identity').on(t.identityId), index('sessions_expires').on(t.expiresAt)],
+  (t) => [
+    index('sessions_identity').on(t.identityId),
+    index('sessions_expires').on(t.expiresAt),
+    index('sessions_idp_sid').on(t.idpSid),
+  ],
 )
 
-/** The single-use half of a login (state/nonce); a row is consumed by deleting it. */
+/** Login states already used (recorded after the IdP verified the callback), until they expire. */
 export const loginStates = pgTable(
   'login_states',
   {
@@ -126,9 +138,19 @@ export const leases = pgTable(
     stepUp: text('step_up'),
     policyHash: text('policy_hash').notNull(),
     matchedGrants: jsonb('matched_grants').$type<string[]>().notNull(),
+    /** Which of its owner's `leases.maxPerUser` places this lease takes (0-based); null before 0003. */
+    identitySlot: integer('identity_slot'),
+    /** The session that minted the lease: revoking the lease as an admin ends it (a stolen cookie). */
+    sessionId: text('session_id'),
   },
   (t) => [
     index('leases_identity').on(t.identityId, t.createdAt),
+    // The database, not a read before the write, keeps one unended lease per public key and per owner's
+    // slot: two concurrent issuances cannot both pass (the second fails and re-runs on the new state).
+    uniqueIndex('leases_unended_public_key').on(t.publicKey).where(sql`${t.endedAt} is null`),
+    uniqueIndex('leases_unended_identity_slot')
+      .on(t.identityId, t.identitySlot)
+      .where(sql`${t.endedAt} is null`),
     // Issuance refuses a public key that a live lease already holds: a gateway has one peer per key.
     // Not partial: a query that says `ended_at IS NULL` could be planned on the expiry index instead,
     // which walks every live lease (seen in the issuance bench as throughput falling with table size).
@@ -138,6 +160,27 @@ export const leases = pgTable(
     // Snapshots and admin lists find a gateway's leases by containment: grants @> '[{"gateway":"eu-1"}]'.
     index('leases_grants').using('gin', t.grants.op('jsonb_path_ops')),
   ],
+)
+
+/**
+ * `Idempotency-Key`s of lease issuances, renewals and revocations: written in the statement that acts, so
+ * a retry after a commit whose answer was lost finds what was done. The answer is rebuilt from the lease
+ * (its preshared key is sealed there), so no response body is stored. `fingerprint` is the normalised
+ * request (the operation included), to refuse a reused key. `owner` scopes the keys: an identity's id,
+ * or `local-cli` for the server's own admin token, which has no identity.
+ */
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    owner: text('owner').notNull(),
+    key: text('key').notNull(),
+    fingerprint: text('fingerprint').notNull(),
+    leaseId: uuid('lease_id').notNull(),
+    createdAt: time('created_at').notNull(),
+    expiresAt: time('expires_at').notNull(),
+  },
+  // Pruned per owner before each keyed request, so the key's prefix (owner) serves every query.
+  (t) => [primaryKey({ name: 'idempotency_keys_pkey', columns: [t.owner, t.key] })],
 )
 
 /** Gateways named by `gateway add`; enrolled once their one-time token is used. */
@@ -156,6 +199,8 @@ export const gateways = pgTable('gateways', {
   peerCount: integer('peer_count'),
   /** Latest handshake per peer public key (ms since the epoch), as the agent last reported it. */
   handshakes: jsonb('handshakes').$type<Record<string, number>>(),
+  /** How the agent enforces grants, as it last reported: 'nftables', or 'off' when started without a filter. */
+  enforcement: text('enforcement'),
 })
 
 export const gatewayEnrollments = pgTable(
@@ -194,6 +239,8 @@ export const gatewayFeedEntries = pgTable(
     publicKey: text('public_key').notNull(),
     presharedKeyCiphertext: text('preshared_key_ciphertext'),
     allowedIps: jsonb('allowed_ips').$type<string[]>(),
+    /** The destination prefixes the lease is granted through this gateway (protocol v2). */
+    routes: jsonb('routes').$type<string[]>(),
     expiresAt: time('expires_at'),
     createdAt: time('created_at').notNull(),
   },
@@ -212,7 +259,7 @@ export const auditEvents = pgTable(
   {
     id: uuid('id').primaryKey(),
     at: time('at').notNull(),
-    type: text('type').notNull(),
+    type: text('type').$type<AuditEventType>().notNull(),
     identityId: text('identity_id'),
     leaseId: text('lease_id'),
     gatewayId: text('gateway_id'),

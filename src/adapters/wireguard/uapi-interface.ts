@@ -26,6 +26,8 @@ export interface UapiOptions {
   /** Peers (set + remove) per `set=1` transaction. */
   chunkSize?: number
   timeoutMs?: number
+  /** The exchange to use (tests count the transactions through it); `uapiExchange` by default. */
+  exchange?: typeof uapiExchange
 }
 
 export function uapiSocketPath(name: string, socketDir = DEFAULT_UAPI_DIR): string {
@@ -68,15 +70,16 @@ export function createUapiInterface(name: string, options: UapiOptions = {}): Wi
   const path = uapiSocketPath(name, options.socketDir)
   const chunkSize = options.chunkSize ?? 5_000
   const timeoutMs = options.timeoutMs ?? 30_000
+  const exchange = options.exchange ?? uapiExchange
 
   async function set(request: string, what: string): Promise<void> {
-    const answer = await uapiExchange(path, request, timeoutMs)
+    const answer = await exchange(path, request, timeoutMs)
     const errno = responseErrno(answer)
     if (errno !== 0) throw new Error(`UAPI ${name}: ${what} failed with errno=${errno}`)
   }
 
   async function get(): Promise<UapiDevice> {
-    const answer = await uapiExchange(path, 'get=1\n\n', timeoutMs)
+    const answer = await exchange(path, 'get=1\n\n', timeoutMs)
     const errno = responseErrno(answer)
     if (errno !== 0) throw new Error(`UAPI ${name}: get failed with errno=${errno}`)
     return parseGetResponse(answer)

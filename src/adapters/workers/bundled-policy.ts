@@ -14,7 +14,21 @@ export function loadBundledPolicy(fileName: string = DEFAULT_POLICY_NAME): Compi
   return compilePolicyText(policySource, fileName)
 }
 
+/** What the admin console shows of the live policy on Workers: its tests' results, as on Node. */
+export interface BundledPolicyReport {
+  policy: CompiledPolicy
+  tests: Array<{ id: string; user: string; passed: boolean; diff: string[] }>
+}
+
+export function loadBundledPolicyReport(fileName: string = DEFAULT_POLICY_NAME): BundledPolicyReport {
+  return compilePolicyReport(policySource, fileName)
+}
+
 export function compilePolicyText(source: string, fileName: string): CompiledPolicy {
+  return compilePolicyReport(source, fileName).policy
+}
+
+function compilePolicyReport(source: string, fileName: string): BundledPolicyReport {
   const result = loadPolicy(source, fileName)
   if (!result.ok) {
     const failed = (result.testResults ?? []).filter((t) => !t.passed)
@@ -27,5 +41,8 @@ export function compilePolicyText(source: string, fileName: string): CompiledPol
       `The bundled policy ${fileName} cannot go live:\n  ${lines.join('\n  ')}`,
     )
   }
-  return result.policy
+  return {
+    policy: result.policy,
+    tests: result.testResults.map(({ id, user, passed, diff }) => ({ id, user, passed, diff })),
+  }
 }

@@ -1,35 +1,34 @@
 /**
  * The ChangeNotifier on Workers, where there is no LISTEN/NOTIFY (Hyperdrive pools connections) and no
  * memory shared between isolates: a waiting gateway's request re-reads its feed version every
- * `intervalMs` until it moves or the wait ends. `publish` has nobody to tell; the next re-read sees it.
+ * `intervalMs` until it differs from the `since` the waiter holds, or the wait ends. `publish` has
+ * nobody to tell; the next re-read sees it.
  *
- * The wait is shortened to `maxWaitMs` whatever the agent asks: each re-read is a query, and the agent
- * simply asks again when a wait ends empty. Latency from a commit to the gateway's answer is therefore
- * at most one interval plus a query (half an interval on average); docs/workers.md states the figures.
+ * The deadline is the caller's (core/broker/gateway-feed.ts caps a Worker's sync at SYNC_MAX_WAIT_MS
+ * through BrokerDeps.maxSyncWaitMs): this never settles after `timeoutMs`. Latency from a commit to the
+ * gateway's answer is at most one interval plus a query; docs/workers.md states the figures.
  */
-import type { ChangeNotifier } from '../../core/ports.ts'
+import type { ChangeNotifier, WakeReason } from '../../core/ports.ts'
 
 export const SYNC_POLL_INTERVAL_MS = 1_000
+/** What a Worker's sync is held at most (each re-read is a query; the agent simply asks again). */
 export const SYNC_MAX_WAIT_MS = 10_000
 
 export interface PollingNotifierOptions {
   /** The gateway feed's newest committed version (Store.gatewayFeedVersion, in the current request). */
   version(gateway: string): Promise<number>
-  /** The version the waiting gateway already holds (its `since`), when the request says; otherwise the
-   *  first re-read is the baseline. */
-  baseline?(): number | null
   intervalMs?: number
-  maxWaitMs?: number
   /** Reports a failed re-read; the wait then ends early and the gateway asks again. */
   onError?(error: unknown): void
+  now?: () => number
 }
 
 export function createPollingNotifier(options: PollingNotifierOptions): ChangeNotifier {
   const intervalMs = options.intervalMs ?? SYNC_POLL_INTERVAL_MS
-  const maxWaitMs = options.maxWaitMs ?? SYNC_MAX_WAIT_MS
+  const now = options.now ?? Date.now
   return {
     publish() {},
-    waitForChange(gateway, timeoutMs) {
+    waitForChange(gateway, timeoutMs, since) {
       let cancelled = false
       let wake: () => void = () => {}
       let timer: ReturnType<typeof setTimeout> | undefined
@@ -38,21 +37,21 @@ export function createPollingNotifier(options: PollingNotifierOptions): ChangeNo
           wake = resolve
           timer = setTimeout(resolve, ms)
         })
-      const changed = (async () => {
-        const deadline = Date.now() + Math.min(timeoutMs, maxWaitMs)
+      const changed = (async (): Promise<WakeReason> => {
+        const deadline = now() + timeoutMs
         try {
-          let baseline = options.baseline?.() ?? null
-          baseline ??= await options.version(gateway)
           while (!cancelled) {
-            const left = deadline - Date.now()
-            if (left <= 0) return
+            const left = deadline - now()
+            if (left <= 0) return 'timeout'
             await sleep(Math.min(intervalMs, left))
-            if (cancelled) return
-            if ((await options.version(gateway)) !== baseline) return
+            if (cancelled) return 'change'
+            if (deadline - now() <= 0) return 'timeout'
+            if ((await options.version(gateway)) !== since) return 'change'
           }
         } catch (error) {
           options.onError?.(error)
         }
+        return 'change'
       })()
       return {
         changed,

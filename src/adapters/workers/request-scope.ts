@@ -5,6 +5,7 @@
  * the current request's store here, through AsyncLocalStorage (available with nodejs_compat).
  */
 import { AsyncLocalStorage } from 'node:async_hooks'
+import type { DeviceStore } from '../../core/device/device-store.ts'
 import { KeygateError } from '../../core/errors.ts'
 import type { Store } from '../../core/ports.ts'
 import type { FactorStore } from '../../core/step-up/index.ts'
@@ -12,6 +13,7 @@ import type { FactorStore } from '../../core/step-up/index.ts'
 export interface RequestScope {
   store: Store
   factors: FactorStore
+  devices: DeviceStore
   /** The incoming request, when there is one (a cron run has none). */
   request: Request | null
 }

@@ -9,9 +9,13 @@
  *   server does on a hot reload (applyPolicySwap). The hash it last applied is kept in KV; the first
  *   run after a deploy sees a different hash and re-judges. Without KV, every run would, so it is skipped
  *   and said so.
+ * - the audit retention prune (KEYGATE_AUDIT_RETENTION), held while an export reads.
  */
+
 import { applyPolicySwap } from '../../core/broker/apply-policy-swap.ts'
+import { pruneAuditLog } from '../../core/broker/audit-retention.ts'
 import type { BrokerDeps } from '../../core/broker/broker-deps.ts'
+import { sweepExpiredLeases } from '../../core/broker/sweep-leases.ts'
 import type { KvBinding } from './worker-bindings.ts'
 
 const APPLIED_POLICY_KEY = 'keygate:policy:v1:applied-hash'
@@ -25,8 +29,11 @@ export interface SweepOutcome {
 export async function runScheduledSweep(
   broker: BrokerDeps,
   kv: KvBinding | undefined,
+  auditRetentionMs: number | null = null,
 ): Promise<SweepOutcome> {
-  const expired = await broker.store.sweepExpired(broker.clock.now())
+  const expired = await sweepExpiredLeases(broker)
+  // Audit retention, as the Node server's hourly timer does it; a prune with nothing old is one cheap query.
+  await pruneAuditLog(broker, auditRetentionMs)
   let reevaluated: SweepOutcome['reevaluated'] = null
   const policy = broker.policy()
   if (kv === undefined) {

@@ -1,12 +1,17 @@
 /**
- * After a policy swap, every live lease is judged again with the identity and sign-in facts stored on
- * it: leases the new policy no longer allows are revoked, leases it allows for less time are shortened,
- * leases whose routes changed are updated. Each outcome is an audit event naming both policy hashes, and
- * the touched gateways are woken so the change reaches them at once.
+ * Re-judging live leases: after a policy swap (every live lease, under the new policy) and after an
+ * identity's groups changed at the IdP (that identity's leases, under the live policy). Each lease is
+ * judged with the identity as it is now and the sign-in facts stored on it: leases no longer allowed are
+ * revoked, leases allowed for less time are shortened, leases whose routes changed are updated. Each
+ * outcome is an audit event naming its cause, and the touched gateways are woken so the change reaches
+ * them at once.
  */
-import type { Identity, Subject } from '../model.ts'
+
+import { auditEvent } from '../audit-event.ts'
+import type { Identity, Lease } from '../model.ts'
 import { type CompiledPolicy, reevaluateLease } from '../policy/index.ts'
 import type { BrokerDeps } from './broker-deps.ts'
+import { subjectFromIdentity } from './subject.ts'
 
 export interface PolicySwapOutcome {
   checked: number
@@ -19,8 +24,32 @@ export async function applyPolicySwap(
   previous: CompiledPolicy,
   next: CompiledPolicy,
 ): Promise<PolicySwapOutcome> {
+  const leases = await deps.store.listLeases({ state: 'active' }, deps.clock.now())
+  const outcome = await reevaluateLeases(deps, leases, next, {
+    actor: 'policy',
+    data: { previousPolicyHash: previous.hash, policyHash: next.hash },
+  })
+  deps.logger.info('policy.leases_reevaluated', { previous: previous.hash, next: next.hash, ...outcome })
+  return outcome
+}
+
+/** Re-judges one identity's live leases under the live policy, e.g. after SCIM changed its groups. */
+export async function reevaluateIdentityLeases(
+  deps: BrokerDeps,
+  identityId: string,
+  cause: { actor: string; data: Record<string, unknown> },
+): Promise<PolicySwapOutcome> {
+  const leases = await deps.store.listLeases({ identityId, state: 'active' }, deps.clock.now())
+  return reevaluateLeases(deps, leases, deps.policy(), cause)
+}
+
+async function reevaluateLeases(
+  deps: BrokerDeps,
+  leases: readonly Lease[],
+  next: CompiledPolicy,
+  cause: { actor: string; data: Record<string, unknown> },
+): Promise<PolicySwapOutcome> {
   const now = deps.clock.now()
-  const leases = await deps.store.listLeases({ state: 'active' }, now)
   const identities = new Map<string, Identity | null>()
   const touched = new Set<string>()
   const outcome: PolicySwapOutcome = { checked: leases.length, revoked: 0, updated: 0 }
@@ -29,17 +58,8 @@ export async function applyPolicySwap(
     if (!identities.has(lease.identityId))
       identities.set(lease.identityId, await deps.store.getIdentity(lease.identityId))
     const identity = identities.get(lease.identityId) ?? null
-    const subject: Subject | null =
-      identity === null
-        ? null
-        : {
-            idpId: identity.idpId,
-            issuer: identity.issuer,
-            subject: identity.subject,
-            email: identity.email,
-            groups: identity.groups,
-            auth: lease.auth,
-          }
+    // Built as sign-in builds it (an unverified email never counts), with the sign-in kept on the lease.
+    const subject = identity === null ? null : subjectFromIdentity(identity, lease.auth)
     const verdict =
       subject === null
         ? {
@@ -52,16 +72,15 @@ export async function applyPolicySwap(
     const audit = {
       identityId: lease.identityId,
       leaseId: lease.id,
-      gatewayId: null,
-      actor: 'policy',
+      actor: cause.actor,
       policyHash: next.hash,
-      data: { previousPolicyHash: previous.hash, policyHash: next.hash, reasons: verdict.reasons },
+      data: { ...cause.data, reasons: verdict.reasons },
     }
     if (verdict.action === 'revoke') {
       const done = await deps.store.revokeLease(
         lease.id,
         'no longer allowed by the policy',
-        { type: 'lease.revoked', ...audit },
+        auditEvent('lease.revoked', audit),
         now,
       )
       if (done !== null) outcome.revoked += 1
@@ -69,24 +88,29 @@ export async function applyPolicySwap(
       const shortened = verdict.expiresAt < lease.expiresAt
       const done = await deps.store.updateLease(
         lease.id,
-        { expiresAt: verdict.expiresAt, grants: verdict.grants, policyHash: next.hash },
         {
-          type: shortened ? 'lease.shortened' : 'lease.updated',
+          expiresAt: verdict.expiresAt,
+          grants: verdict.grants,
+          matchedGrants: verdict.matchedGrants,
+          policyHash: next.hash,
+        },
+        auditEvent(shortened ? 'lease.shortened' : 'lease.updated', {
           ...audit,
           data: {
             ...audit.data,
             previousExpiresAt: lease.expiresAt,
             expiresAt: verdict.expiresAt,
             grants: verdict.grants,
+            matchedGrants: verdict.matchedGrants,
           },
-        },
+        }),
         now,
       )
       if (done !== null) outcome.updated += 1
     }
     for (const g of lease.grants) touched.add(g.gateway)
+    if (verdict.action === 'update') for (const g of verdict.grants) touched.add(g.gateway)
   }
   if (touched.size > 0) deps.notifier.publish([...touched])
-  deps.logger.info('policy.leases_reevaluated', { previous: previous.hash, next: next.hash, ...outcome })
   return outcome
 }

@@ -2,6 +2,7 @@
  * What the broker's use cases need, injected by the entrypoint. The use cases themselves stay pure:
  * every effect goes through a port, so the same code runs on Node and on Workers.
  */
+import type { SessionClaims } from '../model.ts'
 import type { CompiledPolicy } from '../policy/index.ts'
 import type {
   ChangeNotifier,
@@ -13,6 +14,7 @@ import type {
   Store,
 } from '../ports.ts'
 import type { GatewayDirectory } from './gateway-directory.ts'
+import type { GatewayFeedReader } from './gateway-feed-reads.ts'
 
 export interface BrokerDeps {
   store: Store
@@ -25,17 +27,14 @@ export interface BrokerDeps {
   idps: ReadonlyMap<string, IdentityProvider>
   gateways: GatewayDirectory
   notifier: ChangeNotifier
+  /** Gateways' feed reads for their syncs (coalesced on Node, one by one on Workers). */
+  feeds: GatewayFeedReader
+  /** The longest a gateway's sync is held, whatever its `wait` asks (Workers: a request's budget). */
+  maxSyncWaitMs?: number
 }
 
-/** An authenticated browser or API session, as the HTTP layer decoded it from the session cookie. */
-export interface SessionContext {
+/** An authenticated browser or API session: the cookie's session id and the claims stored with it. */
+export interface SessionContext extends SessionClaims {
   sessionId: string
-  identityId: string
-  idpId: string
-  issuer: string
-  subject: string
-  email: string | null
-  groups: string[]
-  auth: import('../model.ts').AuthFacts
   expiresAt: number
 }

@@ -6,6 +6,7 @@
  */
 import type { Gateway } from '../model.ts'
 import type { Clock, Store } from '../ports.ts'
+import { type CoalesceOptions, createReadCoalescer } from './read-coalescer.ts'
 
 export interface GatewayDirectory {
   get(name: string): Promise<Gateway | null>
@@ -14,7 +15,12 @@ export interface GatewayDirectory {
   invalidate(): void
 }
 
-export function createGatewayDirectory(store: Store, clock: Clock, maxAgeMs = 2_000): GatewayDirectory {
+export function createGatewayDirectory(
+  store: Store,
+  clock: Clock,
+  maxAgeMs = 2_000,
+  coalesce: CoalesceOptions = { coalesce: true },
+): GatewayDirectory {
   let cached: { at: number; byName: Map<string, Gateway> } | null = null
   let loading: Promise<Map<string, Gateway>> | null = null
 
@@ -37,22 +43,27 @@ export function createGatewayDirectory(store: Store, clock: Clock, maxAgeMs = 2_
     return loading
   }
 
-  // Only hits are remembered: an unknown credential always asks the store, so enrolment takes effect at once.
-  const credentials = new Map<string, { at: number; gateway: Gateway }>()
+  // Misses are remembered too, briefly, so a client repeating a bad credential costs no query each time
+  // (the rate limit on failures stops one that varies it). A credential is new and random at enrolment,
+  // and enrolment through this process clears the memory, so no good credential waits on a stale miss.
+  const credentials = new Map<string, { at: number; gateway: Gateway | null }>()
+  // A thousand agents reconnecting to a fresh process all miss at once: one statement per batch.
+  const lookUp = createReadCoalescer(async (hashes: readonly string[]) => {
+    const found = await store.findGatewaysByCredentials(hashes)
+    return found.map((gateway) => Promise.resolve(gateway))
+  }, coalesce)
 
   return {
     async get(name) {
       return (await load()).get(name) ?? null
     },
     async byCredential(credentialHash) {
-      const hit = credentials.get(credentialHash)
-      if (hit !== undefined && clock.now() - hit.at < maxAgeMs) return hit.gateway
-      const gateway = await store.findGatewayByCredential(credentialHash)
+      const known = credentials.get(credentialHash)
+      if (known !== undefined && clock.now() - known.at < maxAgeMs) return known.gateway
+      const gateway = await lookUp(credentialHash)
       credentials.delete(credentialHash)
-      if (gateway !== null) {
-        if (credentials.size >= 10_000) credentials.delete(credentials.keys().next().value as string)
-        credentials.set(credentialHash, { at: clock.now(), gateway })
-      }
+      if (credentials.size >= 10_000) credentials.delete(credentials.keys().next().value as string)
+      credentials.set(credentialHash, { at: clock.now(), gateway })
       return gateway
     },
     invalidate() {

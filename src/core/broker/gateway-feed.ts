@@ -3,14 +3,15 @@
  * credential checks, the long-polled change feed and status reports.
  *
  * Credentials and tokens are random 256-bit values; only their SHA-256 is stored, so a database dump
- * does not let anyone act as a gateway. The feed is read from the store every time; the notifier only
- * says when to read again.
+ * does not let anyone act as a gateway. The feed is read from the store every time (gateway-feed-reads.ts
+ * coalesces the reads of polls woken together); the notifier only says when to read again.
  */
+
 import { sha256 } from '@noble/hashes/sha2.js'
 import { bytesToHex } from '@noble/hashes/utils.js'
+import { auditEvent } from '../audit-event.ts'
 import { KeygateError } from '../errors.ts'
 import type { Gateway } from '../model.ts'
-import { encodeBase64 } from '../peers/base64.ts'
 import type { GatewayFeedPage } from '../ports.ts'
 import {
   buildSyncResponse,
@@ -22,11 +23,10 @@ import {
   type SyncResponse,
 } from '../sync/protocol.ts'
 import type { BrokerDeps } from './broker-deps.ts'
+import { FEED_PAGE_LIMIT, type FeedRead } from './gateway-feed-reads.ts'
 import { randomId } from './sign-in.ts'
 
 export const ENROLLMENT_TOKEN_TTL_MS = 60 * 60_000
-/** Changes per sync response; a gateway further behind gets `more: true` and asks again at once. */
-export const FEED_PAGE_LIMIT = 2_000
 
 export function hashSecret(secret: string): string {
   return bytesToHex(sha256(new TextEncoder().encode(secret)))
@@ -51,15 +51,7 @@ export async function createEnrollmentToken(
   const expiresAt = now + ENROLLMENT_TOKEN_TTL_MS
   await deps.store.createEnrollment({ gatewayName, tokenHash: hashSecret(token), expiresAt }, now)
   await deps.store.appendAudit(
-    {
-      type: 'gateway.enrollment_created',
-      identityId: null,
-      leaseId: null,
-      gatewayId: gatewayName,
-      actor,
-      policyHash: null,
-      data: { expiresAt },
-    },
+    auditEvent('gateway.enrollment_created', { gatewayId: gatewayName, actor, data: { expiresAt } }),
     now,
   )
   return { token, expiresAt }
@@ -87,6 +79,9 @@ export async function enrollGateway(
   )
   // The store writes the `gateway.enrolled` audit event in the enrollment's transaction.
   deps.gateways.invalidate()
+  // Clients whose leases were granted this gateway wait on its name (their lease watch): it now has a
+  // peer to offer them, so they add it at once rather than at their next poll.
+  deps.notifier.publish([gateway.name])
   deps.logger.info('gateway.enrolled', { gateway: gateway.name })
   return {
     protocolVersion: PROTOCOL_VERSION,
@@ -108,45 +103,79 @@ export async function authenticateGateway(deps: BrokerDeps, credential: string |
 export async function syncGateway(
   deps: BrokerDeps,
   gateway: Gateway,
-  query: { since?: string | null; wait?: string | null },
+  query: { since?: string | null; wait?: string | null; protocol?: string | null },
 ): Promise<SyncResponse> {
   const { since, waitSeconds } = parseSyncQuery(query)
-  const read = () => deps.store.readGatewayFeed(gateway.name, since, FEED_PAGE_LIMIT, deps.clock.now())
-  const deadline = deps.clock.now() + waitSeconds * 1000
-  let page: GatewayFeedPage
+  // This is the one place a sync's deadline is decided: the agent's `wait`, capped by the runtime's
+  // limit (Workers). Notifiers only wake the loop earlier.
+  const waitMs = Math.min(waitSeconds * 1000, deps.maxSyncWaitMs ?? Number.POSITIVE_INFINITY)
+  const deadline = deps.clock.now() + waitMs
+  let read: FeedRead | null
   // Subscribing before each read closes the race with a commit that lands between the read and the
-  // wait, at one read per wake-up. A wake-up may be spurious (another replica's echo of a change this
-  // one already served): then the loop simply waits again, until news or the deadline.
+  // wait, at one read per wake-up (coalesced with the other polls the same wake-up settled:
+  // gateway-feed-reads.ts). A wake-up may be spurious (a "wake all", a poll while LISTEN is down):
+  // then the loop simply waits again, until news or the deadline.
   for (;;) {
     const remaining = deadline - deps.clock.now()
-    const wait = remaining > 0 ? deps.notifier.waitForChange(gateway.name, remaining) : null
-    page = await read()
+    const wait = remaining > 0 ? deps.notifier.waitForChange(gateway.name, remaining, since) : null
+    read = await deps.feeds.read(gateway, since)
+    // A gateway removed since it authenticated (a removal wakes its poll) gets nothing more: the read
+    // checks, in its own statement, that this gateway is still the one enrolled under the name.
+    if (read === null) {
+      wait?.cancel()
+      throw new KeygateError('GATEWAY_CREDENTIAL_INVALID', 'This gateway was removed')
+    }
     if (wait === null) break
-    if (hasNews(page, since)) {
+    if (hasNews(read.page, since)) {
       wait.cancel()
       break
     }
-    await wait.changed
+    if ((await wait.changed) === 'shutdown') {
+      // The broker is stopping: answer "nothing new since `since`" without another read, so a
+      // thousand held polls cost the shutdown no queries. Whatever did change, the agent gets from
+      // the next broker it asks, from this same cursor.
+      read = { page: { version: since, reset: false, changes: [] }, presharedKeys: new Map() }
+      break
+    }
   }
-  return respond(deps, page)
+  return respond(deps, read)
+}
+
+/**
+ * `keygate gateway remove NAME` and the console: the credential stops working at once (the row and its
+ * hash are gone; a waiting long poll is woken and refused), unused enrollment tokens are spent, the
+ * overlay address returns to the pool and the feed is dropped. Leases keep their grants: the gateway may
+ * be added again, and it then starts from a snapshot.
+ */
+export async function removeGateway(deps: BrokerDeps, name: string, actor: string): Promise<Gateway> {
+  const now = deps.clock.now()
+  const removed = await deps.store.removeGateway(name, now)
+  if (removed === null) throw new KeygateError('GATEWAY_UNKNOWN', `No gateway named "${name}" was added`)
+  deps.gateways.invalidate()
+  deps.notifier.publish([name])
+  await deps.store.appendAudit(
+    auditEvent('gateway.removed', {
+      gatewayId: name,
+      actor,
+      data: { publicKey: removed.publicKey, addressV4: removed.addressV4, addressV6: removed.addressV6 },
+    }),
+    now,
+  )
+  deps.logger.info('gateway.removed', { gateway: name })
+  return removed
 }
 
 function hasNews(page: GatewayFeedPage, since: number): boolean {
   return page.reset || page.changes.length > 0 || page.version !== since
 }
 
-async function respond(deps: BrokerDeps, page: GatewayFeedPage): Promise<SyncResponse> {
-  const presharedKeys = new Map<string, string>()
-  await Promise.all(
-    page.changes.map(async (change) => {
-      if (change.kind !== 'upsert' || presharedKeys.has(change.leaseId)) return
-      presharedKeys.set(change.leaseId, encodeBase64(await deps.sealer.open(change.presharedKeyCiphertext)))
-    }),
-  )
+function respond(deps: BrokerDeps, { page, presharedKeys }: FeedRead): SyncResponse {
+  const network = deps.policy().network
   return buildSyncResponse(
     page,
     presharedKeys,
     deps.clock.now(),
+    { ipv4: network.ipv4, ipv6: network.ipv6 },
     !page.reset && page.changes.length >= FEED_PAGE_LIMIT,
   )
 }
@@ -159,6 +188,7 @@ export async function recordGatewayStatus(deps: BrokerDeps, gateway: Gateway, bo
       appliedVersion: status.appliedVersion,
       peerCount: status.peerCount,
       latestHandshakes: status.latestHandshakes,
+      enforcement: status.enforcement,
     },
     deps.clock.now(),
   )

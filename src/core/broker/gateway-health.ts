@@ -19,6 +19,8 @@ export interface GatewayHealth {
   appliedVersion: number | null
   feedVersion: number
   peerCount: number | null
+  /** 'nftables' when the agent filters each peer to its grants; 'off' when started without enforcement. */
+  enforcement: string | null
 }
 
 export async function describeGateways(
@@ -41,6 +43,7 @@ export async function describeGateways(
         appliedVersion: g?.appliedVersion ?? null,
         feedVersion: await deps.store.gatewayFeedVersion(name),
         peerCount: g?.peerCount ?? null,
+        enforcement: g?.enforcement ?? null,
       }
     }),
   )

@@ -187,3 +187,22 @@ export function isEndpoint(text: string): boolean {
   const host = match[2]!
   return parseIpv4(host) !== null || isHostname(host)
 }
+
+/** True when every address of `inner` lies in `outer` (same family, `outer` no longer than `inner`). */
+export function cidrContains(outer: ParsedCidr, inner: ParsedCidr): boolean {
+  if (outer.family !== inner.family || outer.prefix > inner.prefix) return false
+  return samePrefixBits(outer.bytes, inner.bytes, outer.prefix)
+}
+
+/** True when two prefixes share an address: for prefixes that means one contains the other. */
+export function cidrsIntersect(a: ParsedCidr, b: ParsedCidr): boolean {
+  return a.family === b.family && samePrefixBits(a.bytes, b.bytes, Math.min(a.prefix, b.prefix))
+}
+
+function samePrefixBits(a: Uint8Array, b: Uint8Array, bits: number): boolean {
+  for (let i = 0; i < bits >> 3; i++) if (a[i] !== b[i]) return false
+  const rest = bits & 7
+  if (rest === 0) return true
+  const mask = (0xff << (8 - rest)) & 0xff
+  return ((a[bits >> 3]! ^ b[bits >> 3]!) & mask) === 0
+}

@@ -3,6 +3,7 @@
  * that does not becomes a reason naming what was wanted and what the sign-in had.
  */
 import type { Reason } from '../errors.ts'
+import { parseStepUp } from '../identity/step-up-proof.ts'
 import type { AuthFacts } from '../model.ts'
 import type { AssuranceLevel } from './compiled-policy.ts'
 import { formatDuration } from './durations.ts'
@@ -14,26 +15,39 @@ export interface AssuranceCheck {
   deadline: number
 }
 
-/** Keygate's own second factors, as the amr values they prove (RFC 8176): a WebAuthn key is hardware. */
-const STEP_UP_AMR: Record<string, string> = { webauthn: 'hwk' }
-
-/** Failure messages name the level, not the grant: one check serves every grant using the level. */
-export function checkAssurance(level: AssuranceLevel, auth: AuthFacts, now: number): AssuranceCheck {
+/**
+ * Failure messages name the level, not the grant: one check serves every grant using the level.
+ *
+ * @param countStepUp whether Keygate's own step-up may meet the level: only for grants that say
+ *   `onUnmet: "stepUp"`. Elsewhere the level needs what the IdP asserted, so a password-only user cannot
+ *   enrol a factor of their own and reach a grant the policy author reserved for the IdP's MFA.
+ */
+export function checkAssurance(
+  level: AssuranceLevel,
+  auth: AuthFacts,
+  now: number,
+  countStepUp: boolean,
+): AssuranceCheck {
   const failures: Reason[] = []
   const where = `(assurance "${level.name}")`
-  if (level.mfa && auth.verdict !== 'mfa' && auth.stepUp === null) {
+  const proof = countStepUp ? parseStepUp(auth.stepUp) : null
+  const ignored =
+    !countStepUp && auth.stepUp !== null
+      ? ` (Keygate's own step-up "${auth.stepUp}" counts only for grants with onUnmet "stepUp")`
+      : ''
+  if (level.mfa && auth.verdict !== 'mfa' && proof === null) {
     failures.push({
       code: 'MFA_NOT_PROVEN',
-      message: `${where} requires multi-factor authentication; the sign-in's verdict is "${auth.verdict}"`,
+      message: `${where} requires multi-factor authentication; the sign-in's verdict is "${auth.verdict}"${ignored}`,
     })
   }
   if (level.amrAny !== null) {
-    const stepUpAmr = auth.stepUp === null ? undefined : STEP_UP_AMR[auth.stepUp]
-    const ok = level.amrAny.some((v) => auth.amr.includes(v) || v === stepUpAmr)
+    const ok = level.amrAny.some((v) => auth.amr.includes(v) || v === proof?.amr)
     if (!ok) {
+      const proved = proof === null ? '' : `, Keygate's step-up proved ${proof.amr}`
       failures.push({
         code: 'AMR_NOT_MET',
-        message: `${where} requires one of amr [${level.amrAny.join(', ')}]; the sign-in had [${auth.amr.join(', ')}]`,
+        message: `${where} requires one of amr [${level.amrAny.join(', ')}]; the sign-in had [${auth.amr.join(', ')}]${proved}${ignored}`,
       })
     }
   }

@@ -16,6 +16,7 @@ import {
 import { formatDuration } from './durations.ts'
 import { createMemberIndex, indexMembers } from './member-index.ts'
 import type { PolicyDocument } from './policy-document.ts'
+import { DEFAULT_MAX_LEASES_PER_USER } from './read-policy-document.ts'
 import { expandMembers, flattenGroups } from './resolve-groups.ts'
 
 export function compilePolicy(doc: PolicyDocument, meta: { hash: string; fileName: string }): CompiledPolicy {
@@ -118,12 +119,14 @@ export function compilePolicy(doc: PolicyDocument, meta: { hash: string; fileNam
     network: Object.freeze(network),
     gateways,
     maxLoginAgeSeconds,
+    maxLeasesPerUser: doc.leases?.maxPerUser ?? DEFAULT_MAX_LEASES_PER_USER,
     assurance,
     groups,
     routeTable,
     grants,
     denyRules,
     admins: doc.admins.map((m) => m.value.text),
+    idpLogoutRevokesLeases: doc.sessions.idpLogoutRevokesLeases ?? true,
     grantIndex,
     denyIndex,
     adminIndex,

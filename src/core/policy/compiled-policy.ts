@@ -66,12 +66,17 @@ export interface CompiledPolicy {
   readonly gateways: ReadonlyMap<string, PolicyGateway>
   /** The smallest maxAuthAge of any assurance level, in seconds (3600 when none): sent as OIDC max_age. */
   readonly maxLoginAgeSeconds: number
+  /** Live leases one identity may hold at once (`leases.maxPerUser`). */
+  readonly maxLeasesPerUser: number
   readonly assurance: ReadonlyMap<string, AssuranceLevel>
   readonly groups: ReadonlyMap<string, readonly PrimitiveMember[]>
   readonly routeTable: readonly RouteEntry[]
   readonly grants: readonly CompiledGrant[]
   readonly denyRules: readonly CompiledDenyRule[]
   readonly admins: readonly string[]
+  /** An IdP's back-channel logout revokes the identity's live leases too (default true: signing out at
+   *  the IdP is how an organisation cuts someone off, so the safe reading is "all access ends"). */
+  readonly idpLogoutRevokesLeases: boolean
   readonly grantIndex: MemberIndex
   readonly denyIndex: MemberIndex
   readonly adminIndex: MemberIndex

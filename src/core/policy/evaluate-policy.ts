@@ -5,9 +5,9 @@
  * names the subject and whose assurance is met give the union of their routes per gateway, and the lease
  * lasts the smallest of their ttls and of what each grant's maxAuthAge still allows since auth_time. When
  * grants match but none is met, the denial is ASSURANCE_UNMET, with a step-up demand only when every one
- * of them says `onUnmet: "stepUp"`.
+ * of them says `onUnmet: "stepUp"`. Keygate's own step-up counts only for grants that say so.
  */
-import type { Reason } from '../errors.ts'
+import type { Reason, ReasonCode, StepUpDemand } from '../errors.ts'
 import type { GatewayGrant, Subject } from '../model.ts'
 import { type AssuranceCheck, checkAssurance } from './check-assurance.ts'
 import type { AssuranceLevel, CompiledDenyRule, CompiledGrant, CompiledPolicy } from './compiled-policy.ts'
@@ -19,18 +19,11 @@ export interface PolicyRequest {
   gateways?: readonly string[] | undefined
 }
 
-export type DenialCode = 'NO_MATCHING_GRANT' | 'DENIED_BY_RULE' | 'ASSURANCE_UNMET'
+/** Why a policy says no: one of the reason codes (errors.ts's registry). */
+export type DenialCode = Extract<ReasonCode, 'NO_MATCHING_GRANT' | 'DENIED_BY_RULE' | 'ASSURANCE_UNMET'>
 
-/** What a client must do to meet an assurance level: the parameters of a stronger, fresher sign-in. */
-export interface StepUpDemand {
-  /** The assurance level's name. */
-  assurance: string
-  mfa: boolean
-  amrAny: string[] | null
-  acrAny: string[] | null
-  /** Sent as OIDC max_age (and RFC 9470's max_age). */
-  maxAgeSeconds: number
-}
+/** A refusal's step-up demand is part of the error vocabulary (a STEP_UP_REQUIRED answer carries it). */
+export type { StepUpDemand }
 
 export interface AllowDecision {
   allow: true
@@ -80,8 +73,9 @@ export function assessPolicy(policy: CompiledPolicy, request: PolicyRequest, now
   const inScope = scope === null ? named : named.filter((g) => [...g.gateways].some((gw) => scope.has(gw)))
   const satisfied: Assessment['satisfied'] = []
   const unmet: Assessment['unmet'] = []
-  // Grants often share a level: check each level once per decision.
-  const checks = new Map<AssuranceLevel, AssuranceCheck>()
+  // Grants often share a level: check each level once per decision, once with Keygate's step-up counted
+  // (grants saying onUnmet "stepUp") and once without.
+  const checks = [new Map<AssuranceLevel, AssuranceCheck>(), new Map<AssuranceLevel, AssuranceCheck>()]
   let ttlLimitMs = Number.POSITIVE_INFINITY
   let authDeadline = Number.POSITIVE_INFINITY
   // One mark per route of the policy (tens to hundreds): reading them back in order gives file order.
@@ -90,8 +84,10 @@ export function assessPolicy(policy: CompiledPolicy, request: PolicyRequest, now
     for (const grant of inScope) {
       let check: AssuranceCheck | null = null
       if (grant.assurance !== null) {
-        check = checks.get(grant.assurance) ?? checkAssurance(grant.assurance, subject.auth, now)
-        checks.set(grant.assurance, check)
+        const countStepUp = grant.onUnmet === 'stepUp'
+        const cache = checks[countStepUp ? 1 : 0]!
+        check = cache.get(grant.assurance) ?? checkAssurance(grant.assurance, subject.auth, now, countStepUp)
+        cache.set(grant.assurance, check)
         if (!check.met) {
           unmet.push({ grant, check })
           continue
@@ -173,7 +169,9 @@ export function decide(policy: CompiledPolicy, request: PolicyRequest, a: Assess
     expiresAt: now + ttlMs,
     matchedGrants: a.satisfied.map((s) => s.grant.id),
     reasons: [
-      ...a.satisfied.map((s) => ({ code: 'GRANT_MATCHED', message: s.grant.summary, source: s.grant.id })),
+      ...a.satisfied.map(
+        (s): Reason => ({ code: 'GRANT_MATCHED', message: s.grant.summary, source: s.grant.id }),
+      ),
       ...unmet,
     ],
   }

@@ -16,6 +16,7 @@ export { formatDiagnostic, type PolicyDiagnostic } from './diagnostics.ts'
 export { formatDuration, parseDuration } from './durations.ts'
 export {
   type AllowDecision,
+  assessPolicy,
   type Decision,
   type DenialCode,
   type DenyDecision,
@@ -37,5 +38,11 @@ export {
   type PolicyLoadResult,
   type UntestedPolicyResult,
 } from './load-policy.ts'
+export {
+  fixedPolicyStatus,
+  type PolicyStatus,
+  type PolicyStatusSource,
+  type PolicyTestSummary,
+} from './policy-status.ts'
 export { type LeaseReevaluation, reevaluateLease } from './reevaluate-lease.ts'
 export { POLICY_TEST_NOW, type PolicyTestResult } from './run-policy-tests.ts'

@@ -3,7 +3,7 @@
  * IdP group, so finding the rules that name a subject costs a few lookups however large the policy is.
  */
 import type { Subject } from '../model.ts'
-import { emailDomain } from './members.ts'
+import { emailDomain, foldEmail } from './members.ts'
 import type { PrimitiveMember } from './resolve-groups.ts'
 
 export interface MemberIndex {
@@ -38,7 +38,7 @@ const NONE: readonly number[] = []
 export function lookupMembers(index: MemberIndex, subject: Subject): readonly number[] {
   const lists: number[][] = []
   if (subject.email !== null) {
-    const email = subject.email.toLowerCase()
+    const email = foldEmail(subject.email)
     const byUser = index.byUser.get(email)
     if (byUser !== undefined) lists.push(byUser)
     const domain = emailDomain(email)
@@ -75,7 +75,7 @@ function mergeSorted(lists: readonly number[][]): number[] {
 
 /** Whether one member names the subject (used to explain which member matched). */
 export function memberMatches(member: PrimitiveMember, subject: Subject): boolean {
-  const email = subject.email?.toLowerCase() ?? null
+  const email = subject.email === null ? null : foldEmail(subject.email)
   switch (member.kind) {
     case 'user':
       return email === member.email

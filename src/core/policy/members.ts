@@ -17,13 +17,23 @@ const DOMAIN =
 const IDP_ID = /^(\*|[a-z0-9][a-z0-9_-]*)$/
 export const GROUP_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/
 
+/**
+ * Case-folds an email address or domain with ASCII rules only. Unicode folding maps look-alikes onto
+ * ASCII (the Kelvin sign U+212A lower-cases to "k"), so "\u212Aim@example.com", a different address an IdP
+ * may verify for someone else, would match `user:kim@example.com`. Non-ASCII letters stay as they are,
+ * so such an address matches only a member written with the same characters.
+ */
+export function foldEmail(text: string): string {
+  return text.replace(/[A-Z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 32))
+}
+
 export function parseMember(text: string): MemberParse {
   const colon = text.indexOf(':')
   const kind = colon < 0 ? '' : text.slice(0, colon)
   const rest = text.slice(colon + 1)
   switch (kind) {
     case 'user': {
-      const email = rest.toLowerCase()
+      const email = foldEmail(rest)
       const at = email.lastIndexOf('@')
       if (at < 1 || !DOMAIN.test(email.slice(at + 1)) || /\s/.test(email)) {
         return {
@@ -35,7 +45,7 @@ export function parseMember(text: string): MemberParse {
       return { ok: true, member: { kind: 'user', email, text } }
     }
     case 'domain': {
-      const domain = rest.toLowerCase()
+      const domain = foldEmail(rest)
       if (!DOMAIN.test(domain)) {
         return {
           ok: false,
@@ -75,10 +85,10 @@ export function parseMember(text: string): MemberParse {
   }
 }
 
-/** The lower-cased domain of an email address, or null. */
+/** The (ASCII) lower-cased domain of an email address, or null. */
 export function emailDomain(email: string): string | null {
   const at = email.lastIndexOf('@')
-  return at < 0 ? null : email.slice(at + 1).toLowerCase()
+  return at < 0 ? null : foldEmail(email.slice(at + 1))
 }
 
 /** Identity of a member for de-duplication: kind plus its normalised value. */

@@ -105,5 +105,18 @@ export interface PolicyDocument {
   grants: GrantSpec[]
   deny: DenySpec[]
   admins: Located<Member>[]
+  leases: LeaseSettingsSpec | null
+  sessions: SessionsSpec
   tests: PolicyTestSpec[]
+}
+
+/** The `leases` section: limits on what one person may hold. */
+export interface LeaseSettingsSpec {
+  maxPerUser: number | null
+}
+
+/** How sessions end. null: not set (the compiled default applies). */
+export interface SessionsSpec {
+  /** Whether an IdP's back-channel logout also revokes the identity's live leases. */
+  idpLogoutRevokesLeases: boolean | null
 }

@@ -4,7 +4,9 @@
  * pass reports everything and later checks never see half-formed values. Cross-references are not checked
  * here (see validate-policy.ts).
  */
-import type { Verdict } from '../model.ts'
+
+import { parseStepUp, STEP_UP_TOKENS } from '../identity/step-up-proof.ts'
+import { isVerdict, type Verdict } from '../model.ts'
 import { parseCidr, parseEndpoint, parseIp } from './cidr.ts'
 import { childPath, type DiagnosticSink, type Site } from './diagnostics.ts'
 import { parseDuration } from './durations.ts'
@@ -17,18 +19,19 @@ import type {
   GatewaySpec,
   GrantSpec,
   GroupSpec,
+  LeaseSettingsSpec,
   Located,
   NetworkSpec,
   PolicyDocument,
   PolicyTestExpectation,
   PolicyTestSpec,
   RouteSpec,
+  SessionsSpec,
 } from './policy-document.ts'
 
 export const GATEWAY_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/
 export const ROUTE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/
 export const DENIAL_CODES = ['NO_MATCHING_GRANT', 'DENIED_BY_RULE', 'ASSURANCE_UNMET'] as const
-const VERDICTS: readonly Verdict[] = ['mfa', 'single', 'unknown']
 /** Longer leases defeat the point of re-checking MFA; a larger value is almost surely a typo. */
 export const MAX_TTL_MS = 30 * 86_400_000
 
@@ -40,8 +43,15 @@ const TOP_LEVEL_KEYS = [
   'grants',
   'deny',
   'admins',
+  'leases',
+  'sessions',
   'tests',
 ] as const
+
+/** Live leases one identity may hold when the policy does not say (a laptop, a phone, a few more). */
+export const DEFAULT_MAX_LEASES_PER_USER = 10
+/** A cap far above any person's devices; more is a typo, and would let one user drain the pool again. */
+export const MAX_LEASES_PER_USER = 1000
 
 interface Entry {
   key: string
@@ -60,6 +70,8 @@ export function readPolicyDocument(root: SyntaxNode | null, sink: DiagnosticSink
     grants: [],
     deny: [],
     admins: [],
+    leases: null,
+    sessions: { idpLogoutRevokesLeases: null },
     tests: [],
   }
   if (root === null) return doc
@@ -80,6 +92,10 @@ export function readPolicyDocument(root: SyntaxNode | null, sink: DiagnosticSink
   if (deny) doc.deny = reader.list(deny).flatMap(([node, path]) => reader.denyRule(node, path) ?? [])
   const admins = get('admins')
   if (admins) doc.admins = reader.members(admins.value, admins.path)
+  const leases = get('leases')
+  if (leases) doc.leases = reader.leases(leases)
+  const sessions = get('sessions')
+  if (sessions) doc.sessions = reader.sessions(sessions)
   const tests = get('tests')
   if (tests) doc.tests = reader.list(tests).flatMap(([node, path]) => reader.test(node, path) ?? [])
   return doc
@@ -279,6 +295,32 @@ class Reader {
       hint,
     )
     return false
+  }
+
+  leases(entry: Entry): LeaseSettingsSpec | null {
+    const f = this.fields(entry.value, entry.path, ['maxPerUser'], 'leases')
+    if (f === null) return null
+    const max = f.get('maxPerUser')
+    if (max === undefined) return { maxPerUser: null }
+    const hint = `a whole number from 1 to ${MAX_LEASES_PER_USER} (default ${DEFAULT_MAX_LEASES_PER_USER})`
+    if (max.value.type !== 'number') return this.wrongType(max.value, max.path, 'a number', hint)
+    const value = max.value.value as number
+    if (!Number.isInteger(value) || value < 1 || value > MAX_LEASES_PER_USER) {
+      this.sink.error(
+        this.site(max.value, max.path),
+        'INVALID_LEASE_LIMIT',
+        `leases.maxPerUser ${value} is out of range`,
+        hint,
+      )
+      return null
+    }
+    return { maxPerUser: value }
+  }
+
+  sessions(entry: Entry): SessionsSpec {
+    const f = this.fields(entry.value, entry.path, ['idpLogoutRevokesLeases'], 'sessions')
+    const revokes = f?.get('idpLogoutRevokesLeases')
+    return { idpLogoutRevokesLeases: revokes ? this.boolean(revokes.value, revokes.path) : null }
   }
 
   network(entry: Entry): NetworkSpec | null {
@@ -545,7 +587,7 @@ class Reader {
     }
     const verdict = str('verdict')
     const verdictEntry = f.get('verdict')
-    if (verdict !== null && verdictEntry && !VERDICTS.includes(verdict as Verdict)) {
+    if (verdict !== null && verdictEntry && !isVerdict(verdict)) {
       this.sink.error(
         this.site(verdictEntry.value, verdictEntry.path),
         'INVALID_VALUE',
@@ -556,12 +598,12 @@ class Reader {
     }
     const stepUp = str('stepUp')
     const stepUpEntry = f.get('stepUp')
-    if (stepUp !== null && stepUpEntry && stepUp !== 'totp' && stepUp !== 'webauthn') {
+    if (stepUp !== null && stepUpEntry && parseStepUp(stepUp) === null) {
       this.sink.error(
         this.site(stepUpEntry.value, stepUpEntry.path),
         'INVALID_VALUE',
         `stepUp "${stepUp}" is unknown`,
-        'use "totp" or "webauthn"',
+        `use one of ${STEP_UP_TOKENS.map((t) => `"${t}"`).join(', ')}`,
       )
       ok = false
     }

@@ -14,7 +14,14 @@ import { assessPolicy, decide } from './evaluate-policy.ts'
 export type LeaseReevaluation =
   | { action: 'keep' }
   | { action: 'revoke'; reasons: Reason[] }
-  | { action: 'update'; expiresAt: number; grants: GatewayGrant[]; reasons: Reason[] }
+  | {
+      action: 'update'
+      expiresAt: number
+      grants: GatewayGrant[]
+      /** The grants that allow the lease under the new policy, e.g. `grants[0]`. */
+      matchedGrants: string[]
+      reasons: Reason[]
+    }
 
 export function reevaluateLease(
   policy: CompiledPolicy,
@@ -58,7 +65,13 @@ export function reevaluateLease(
     })
   }
   if (reasons.length === 0) return { action: 'keep' }
-  return { action: 'update', expiresAt, grants: decision.grants, reasons }
+  return {
+    action: 'update',
+    expiresAt,
+    grants: decision.grants,
+    matchedGrants: decision.matchedGrants,
+    reasons,
+  }
 }
 
 function sameGrants(a: readonly GatewayGrant[], b: readonly GatewayGrant[]): boolean {

@@ -105,13 +105,17 @@ function checkRoutes(doc: PolicyDocument, sink: DiagnosticSink): void {
   for (const gateway of doc.gateways) {
     for (const route of gateway.routes) {
       for (const cidr of route.cidrs) {
-        const clash = overlay.find((net) => cidrsOverlap(net.value, cidr.value))
+        // A route that is exactly the overlay network is the one way to grant peer-to-peer traffic (the
+        // gateway's filter drops it otherwise); any other overlap is a mistake.
+        const clash = overlay.find(
+          (net) => cidrsOverlap(net.value, cidr.value) && net.value.prefix !== cidr.value.prefix,
+        )
         if (clash !== undefined) {
           sink.error(
             cidr.at,
             'ROUTE_OVERLAPS_NETWORK',
             `route ${cidr.value.text} overlaps the overlay network ${clash.value.text}`,
-            'routes reach networks behind the gateway; pick a prefix outside the overlay network',
+            'routes reach networks behind the gateway; pick a prefix outside the overlay network, or name exactly the overlay network to allow peer-to-peer traffic',
           )
         }
         const other = seen.find((s) => s.gateway !== gateway.name && cidrsOverlap(s.cidr.value, cidr.value))

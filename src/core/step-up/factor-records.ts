@@ -4,7 +4,7 @@
  * Factors are bound to the identity row, which is keyed on (issuer, subject): a second account with the
  * same email at another IdP never shares them. Secrets are stored only as SecretSealer ciphertext.
  */
-import type { StepUpMethod } from './enrolment-rules.ts'
+import type { StepUpAmr, StepUpMethod } from '../identity/step-up-proof.ts'
 
 export interface TotpFactor {
   id: string
@@ -16,6 +16,8 @@ export interface TotpFactor {
   confirmedAt: number | null
   /** The highest time step accepted (replay rule), or null. */
   lastUsedStep: number | null
+  /** Enrolled during an IdP-MFA session (see enrolmentIsAnchored). */
+  anchored: boolean
   createdAt: number
 }
 
@@ -27,6 +29,10 @@ export interface WebAuthnCredentialRecord {
   publicKey: Uint8Array
   counter: number
   transports: string[]
+  /** What a use of this credential proves: `hwk` only after a trusted attestation from an allowed AAGUID. */
+  amr: Extract<StepUpAmr, 'hwk' | 'swk'>
+  /** Enrolled during an IdP-MFA session. */
+  anchored: boolean
   createdAt: number
   lastUsedAt: number | null
 }
@@ -39,10 +45,15 @@ export interface FactorSummary {
   lastUsedAt: number | null
 }
 
+/** The outcome of reserving a second-factor attempt under the identity's attempt limit. */
+export type AttemptReservation =
+  | { reserved: true; attemptId: string }
+  | { reserved: false; failureTimes: number[] }
+
 /** Persistence of second factors. Each method is one transaction. */
 export interface FactorStore {
   createTotpFactor(
-    input: { id: string; identityId: string; label: string; secretCiphertext: string },
+    input: { id: string; identityId: string; label: string; secretCiphertext: string; anchored: boolean },
     now: number,
   ): Promise<TotpFactor>
   getTotpFactor(id: string): Promise<TotpFactor | null>
@@ -59,7 +70,28 @@ export interface FactorStore {
   /** Stores the authenticator's new signature counter. */
   touchWebAuthnCredential(id: string, counter: number, now: number): Promise<void>
 
-  recordFailedAttempt(identityId: string, now: number): Promise<void>
-  /** Failure times since `since`, for the attempt limit; may also drop older ones. */
-  failedAttemptsSince(identityId: string, since: number): Promise<number[]>
+  /**
+   * Atomically, per identity: counts the attempts inside (windowStart, now] and, when fewer than
+   * `maxAttempts`, records a new one (counted as a failure until released) and returns its id. Concurrent
+   * calls for one identity are serialised, so N parallel requests reserve at most `maxAttempts`: the
+   * attempt is taken before the code is checked, never written after.
+   */
+  reserveAttempt(
+    identityId: string,
+    now: number,
+    windowStart: number,
+    maxAttempts: number,
+  ): Promise<AttemptReservation>
+  /** Forgets a reserved attempt that succeeded: only failures count against the limit. */
+  releaseAttempt(attemptId: string): Promise<void>
+
+  /** Stores an admin-issued one-time enrolment code, by its hash only. */
+  createEnrolmentCode(
+    input: { codeHash: string; identityId: string; createdBy: string; expiresAt: number },
+    now: number,
+  ): Promise<void>
+  /** Whether an unused, unexpired code with this hash exists for the identity. */
+  hasEnrolmentCode(identityId: string, codeHash: string, now: number): Promise<boolean>
+  /** Marks the code used, only if it was still unused and unexpired; false otherwise (single use). */
+  consumeEnrolmentCode(identityId: string, codeHash: string, now: number): Promise<boolean>
 }

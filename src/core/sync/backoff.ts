@@ -27,3 +27,37 @@ export function unitInterval(bytes: Uint8Array): number {
     ((bytes[0] ?? 0) * 2 ** 24 + (bytes[1] ?? 0) * 2 ** 16 + (bytes[2] ?? 0) * 2 ** 8 + (bytes[3] ?? 0)) >>> 0
   return n / 2 ** 32
 }
+
+/**
+ * Why a broker call failed, as far as retrying goes:
+ * - `unreachable`: nobody is listening (refused, reset, no route, a timeout): the broker is restarting, so
+ *   retry within about a second, with jitter, however long the outage has lasted;
+ * - `overloaded`: 503 or 429: back off, and never sooner than the broker's Retry-After;
+ * - `failed`: another retryable failure (a 500, an answer that does not parse): exponential backoff;
+ * - `refused`: a 4xx the broker means (a revoked credential, another protocol): the slowest pace.
+ */
+export type FailureKind = 'unreachable' | 'overloaded' | 'failed' | 'refused'
+
+/** Retry after "nobody listening": uniform in [250, 1000) ms, so a thousand gateways do not arrive at once. */
+export const UNREACHABLE_RETRY = { minMs: 250, maxMs: 1_000 }
+
+/** The delay before the next attempt after a failure of this kind (`attempt` counts consecutive failures). */
+export function retryDelay(
+  kind: FailureKind,
+  attempt: number,
+  random01: number,
+  options: { retryAfterMs?: number | null; policy?: BackoffPolicy } = {},
+): number {
+  const policy = options.policy ?? DEFAULT_BACKOFF
+  const r = Math.min(Math.max(random01, 0), 1)
+  switch (kind) {
+    case 'unreachable':
+      return Math.round(UNREACHABLE_RETRY.minMs + r * (UNREACHABLE_RETRY.maxMs - UNREACHABLE_RETRY.minMs))
+    case 'overloaded':
+      return Math.max(options.retryAfterMs ?? 0, backoffDelay(attempt, r, policy))
+    case 'failed':
+      return backoffDelay(attempt, r, policy)
+    case 'refused':
+      return backoffDelay(attempt, r, { ...policy, baseMs: policy.maxMs })
+  }
+}

@@ -15,6 +15,8 @@ export interface PeerState {
   allowedIps: string[]
   /** Milliseconds since the epoch when the gateway must drop the peer; absent for what an interface reports. */
   expiresAt?: number
+  /** Destination prefixes the peer may reach (its packet filter); absent for what an interface reports. */
+  routes?: string[]
 }
 
 /** What the agent believes the interface must hold, keyed by public key. The agent owns and mutates it. */

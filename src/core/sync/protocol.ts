@@ -9,13 +9,27 @@
  * - 1: enroll (public key only, one-time token as bearer), long-poll sync (`since`/`wait`, `reset` snapshots,
  *      per-key deltas, expiries in epoch milliseconds, `serverTime`, `more`), status (applied version, peer
  *      count, latest handshakes).
+ * - 2: each upsert carries `routes`, the destination prefixes the lease is granted through this gateway, and
+ *      each sync response the policy's overlay `network`; the agent enforces both with its packet filter.
+ *      The agent names its version in the sync query (`protocol=2`); status reports `enforcement`.
+ *
+ * Neither side fails open across versions: a v2 broker refuses v1 requests (426 GATEWAY_PROTOCOL_UNSUPPORTED,
+ * so an old agent adds no new peer and keeps removing its peers at their expiry), and a v2 agent refuses a
+ * v1 answer (it has no routes to enforce) and adds nothing until the broker is upgraded.
  */
 import { KeygateError } from '../errors.ts'
-import { canonicalCidr } from '../peers/ip-syntax.ts'
+import {
+  canonicalCidr,
+  cidrContains,
+  cidrsIntersect,
+  formatCidr,
+  type ParsedCidr,
+  parseCidr,
+} from '../peers/ip-syntax.ts'
 import { isWireGuardKey, parseWireGuardPublicKey } from '../peers/keys.ts'
 import type { GatewayFeedPage } from '../ports.ts'
 
-export const PROTOCOL_VERSION = 1
+export const PROTOCOL_VERSION = 2
 
 export const ENROLL_PATH = '/api/v1/gateways/enroll'
 export const SYNC_PATH = '/api/v1/gateways/sync'
@@ -49,10 +63,18 @@ export interface SyncUpsert {
   publicKey: string
   /** Base64, decrypted by the broker for this gateway only. */
   presharedKey: string
-  /** CIDR prefixes. */
+  /** The lease's overlay addresses: one /32 and at most one /128, inside `SyncResponse.network`. */
   allowedIps: string[]
+  /** Destination prefixes the lease is granted through this gateway (the union of its granted routes). */
+  routes: string[]
   /** Milliseconds since the Unix epoch (an integer), like every time in Keygate's model. */
   expiresAt: number
+}
+
+/** The policy's overlay network, where lease and gateway addresses come from. */
+export interface OverlayNetwork {
+  ipv4: string
+  ipv6: string | null
 }
 
 /** 200 to `GET /api/v1/gateways/sync?since=V&wait=S`. */
@@ -69,7 +91,11 @@ export interface SyncResponse {
   serverTime: number
   /** True when more changes follow `version`: ask again at once. Never true on a reset. */
   more: boolean
+  network: OverlayNetwork
 }
+
+/** How a gateway enforces grants: its packet filter, or nothing (started with enforcement turned off). */
+export type Enforcement = 'nftables' | 'off'
 
 /** `POST /api/v1/gateways/status`, answered with 204. */
 export interface StatusRequest {
@@ -78,6 +104,15 @@ export interface StatusRequest {
   peerCount: number
   /** Public key -> epoch ms of its latest handshake; peers without one are left out. */
   latestHandshakes: Record<string, number>
+  enforcement: Enforcement
+}
+
+/** A gateway's peer count is stored as a 32-bit integer; anything above is a broken or hostile agent. */
+export const MAX_PEER_COUNT = 2_147_483_647
+
+function atMost(value: number, max: number, what: string): number {
+  if (value > max) throw bad(`${what} must be at most ${max}`)
+  return value
 }
 
 function bad(message: string): KeygateError {
@@ -96,11 +131,45 @@ function version(value: unknown, what: string): number {
   return value
 }
 
+/** A version mismatch is its own code, so either side can tell "upgrade the other end" from bad input. */
+export function unsupportedProtocol(what: string, theirs: unknown): KeygateError {
+  const upgrade =
+    typeof theirs === 'number' && theirs < PROTOCOL_VERSION
+      ? 'the other side is older: upgrade it'
+      : 'upgrade this side'
+  return new KeygateError(
+    'GATEWAY_PROTOCOL_UNSUPPORTED',
+    `${what}: gateway protocol ${String(theirs ?? 'unknown')}, but this side speaks ${PROTOCOL_VERSION}; ${upgrade}`,
+    { details: { supported: [PROTOCOL_VERSION] } },
+  )
+}
+
 function protocolOf(body: Record<string, unknown>, what: string): number {
   const v = body.protocolVersion
-  if (v !== PROTOCOL_VERSION)
-    throw bad(`${what}: unsupported protocolVersion ${String(v)} (this side speaks ${PROTOCOL_VERSION})`)
+  if (v !== PROTOCOL_VERSION) throw unsupportedProtocol(what, v)
   return v
+}
+
+/**
+ * Broker credentials and enrollment tokens: a short prefix and base64url. Anything else (a newline, a
+ * space, a quote) is refused before it reaches an HTTP header or the state directory.
+ */
+export function isGatewaySecret(value: unknown): value is string {
+  return typeof value === 'string' && /^[A-Za-z0-9_-]{16,512}$/.test(value)
+}
+
+function networkOf(value: unknown): OverlayNetwork {
+  const body = record(value, 'sync response network')
+  const v4 = typeof body.ipv4 === 'string' ? parseCidr(body.ipv4, { requirePrefix: true }) : null
+  if (v4 === null || v4.family !== 4) throw bad('sync response: network.ipv4 must be an IPv4 prefix')
+  let ipv6: string | null = null
+  if (body.ipv6 !== null && body.ipv6 !== undefined) {
+    const v6 = typeof body.ipv6 === 'string' ? parseCidr(body.ipv6, { requirePrefix: true }) : null
+    if (v6 === null || v6.family !== 6)
+      throw bad('sync response: network.ipv6 must be an IPv6 prefix or null')
+    ipv6 = formatCidr(v6)
+  }
+  return { ipv4: formatCidr(v4), ipv6 }
 }
 
 function allowedIpsOf(value: unknown, what: string): string[] {
@@ -134,10 +203,13 @@ export function parseSyncResponse(json: unknown): SyncResponse {
     const expiresAt = u.expiresAt
     if (typeof expiresAt !== 'number' || !Number.isSafeInteger(expiresAt))
       throw bad(`${what}.expiresAt must be epoch milliseconds`)
+    const routes = Array.isArray(u.routes) ? allowedIpsOf(u.routes, `${what}.routes`) : null
+    if (routes === null) throw bad(`${what}.routes must be an array of CIDR prefixes`)
     return {
       publicKey,
       presharedKey: u.presharedKey,
       allowedIps: allowedIpsOf(u.allowedIps, what),
+      routes,
       expiresAt,
     }
   })
@@ -157,7 +229,62 @@ export function parseSyncResponse(json: unknown): SyncResponse {
     removals,
     serverTime: version(body.serverTime, 'sync response serverTime'),
     more: body.reset ? false : more,
+    network: networkOf(body.network),
   }
+}
+
+/** An upsert the agent will not install, and why (one line for the log). */
+export interface RefusedUpsert {
+  publicKey: string
+  reason: string
+}
+
+/**
+ * The agent's second look at a well-formed response: it does not trust the broker to keep the invariants
+ * the filter relies on. An upsert is refused when its allowed IPs are not one host address per family
+ * inside the overlay network (a wider entry would let the peer claim other sources), or when a route
+ * touches the overlay network without being the whole overlay prefix, the one way a grant can name
+ * peer-to-peer traffic. Refused keys are treated as removed (fail closed); the rest of the page applies.
+ */
+export function vetUpserts(response: SyncResponse): { accepted: SyncUpsert[]; refused: RefusedUpsert[] } {
+  const overlay = [response.network.ipv4, response.network.ipv6]
+    .filter((c): c is string => c !== null)
+    .map((c) => parseCidr(c) as ParsedCidr)
+  const accepted: SyncUpsert[] = []
+  const refused: RefusedUpsert[] = []
+  for (const upsert of response.upserts) {
+    const reason = upsertProblem(upsert, overlay)
+    if (reason === null) accepted.push(upsert)
+    else refused.push({ publicKey: upsert.publicKey, reason })
+  }
+  return { accepted, refused }
+}
+
+function upsertProblem(upsert: SyncUpsert, overlay: ParsedCidr[]): string | null {
+  if (upsert.allowedIps.length === 0) return 'no allowed IPs'
+  const families = new Set<number>()
+  for (const ip of upsert.allowedIps) {
+    const cidr = parseCidr(ip) as ParsedCidr
+    const host = cidr.family === 4 ? 32 : 128
+    if (cidr.prefix !== host) return `allowed IP ${ip} is not a single /${host} address`
+    if (families.has(cidr.family)) return `more than one IPv${cidr.family} allowed IP`
+    families.add(cidr.family)
+    if (!overlay.some((net) => cidrContains(net, cidr)))
+      return `allowed IP ${ip} is outside the overlay network`
+  }
+  for (const route of upsert.routes) {
+    const cidr = parseCidr(route) as ParsedCidr
+    const clash = overlay.find((net) => cidrsIntersect(net, cidr))
+    if (clash !== undefined && !(clash.prefix === cidr.prefix))
+      return `route ${route} overlaps the overlay network ${formatCidr(clash)} without naming it`
+  }
+  return null
+}
+
+function secretOf(value: unknown): string {
+  if (!isGatewaySecret(value))
+    throw bad('enroll response: credential must be 16-512 characters of A-Z a-z 0-9 _ -')
+  return value
 }
 
 export function parseEnrollResponse(json: unknown): EnrollResponse {
@@ -172,7 +299,7 @@ export function parseEnrollResponse(json: unknown): EnrollResponse {
   return {
     protocolVersion,
     gateway: text(body.gateway, 'gateway', false)!,
-    credential: text(body.credential, 'credential', false)!,
+    credential: secretOf(body.credential),
     addressV4: text(body.addressV4, 'addressV4', true),
     addressV6: text(body.addressV6, 'addressV6', true),
   }
@@ -187,11 +314,20 @@ export function parseEnrollRequest(json: unknown): EnrollRequest {
   }
 }
 
-/** The broker's reading of `since` and `wait` query parameters (absent: since 0, wait 0). */
-export function parseSyncQuery(query: { since?: string | null; wait?: string | null }): {
+/**
+ * The broker's reading of the sync query: `protocol` must name this version (an agent that sends none is a
+ * v1 agent, refused so that it never installs a peer without its filter); `since` and `wait` absent mean 0.
+ */
+export function parseSyncQuery(query: {
+  since?: string | null
+  wait?: string | null
+  protocol?: string | null
+}): {
   since: number
   waitSeconds: number
 } {
+  if (query.protocol !== String(PROTOCOL_VERSION))
+    throw unsupportedProtocol('sync request', query.protocol == null ? 1 : Number(query.protocol))
   const int = (v: string | null | undefined, what: string): number => {
     if (v === undefined || v === null || v === '') return 0
     if (!/^\d{1,15}$/.test(v)) throw bad(`${what} must be a non-negative integer`)
@@ -211,11 +347,19 @@ export function parseStatusRequest(json: unknown): StatusRequest {
     if (!isWireGuardKey(key)) throw bad('status request: latestHandshakes keys must be public keys')
     latestHandshakes[key] = version(at, 'status request handshake time')
   }
+  const protocolVersion = protocolOf(body, 'status request')
+  if (body.enforcement !== 'nftables' && body.enforcement !== 'off')
+    throw bad('status request: enforcement must be "nftables" or "off"')
   return {
-    protocolVersion: protocolOf(body, 'status request'),
+    protocolVersion,
     appliedVersion: version(body.appliedVersion, 'status request appliedVersion'),
-    peerCount: version(body.peerCount, 'status request peerCount'),
+    peerCount: atMost(
+      version(body.peerCount, 'status request peerCount'),
+      MAX_PEER_COUNT,
+      'status request peerCount',
+    ),
     latestHandshakes,
+    enforcement: body.enforcement,
   }
 }
 
@@ -229,6 +373,7 @@ export function buildSyncResponse(
   page: GatewayFeedPage,
   presharedKeys: ReadonlyMap<string, string>,
   serverTime: number,
+  network: OverlayNetwork,
   more = false,
 ): SyncResponse {
   const last = new Map<string, GatewayFeedPage['changes'][number]>()
@@ -250,6 +395,7 @@ export function buildSyncResponse(
       publicKey: change.publicKey,
       presharedKey,
       allowedIps: change.allowedIps,
+      routes: change.routes,
       expiresAt: change.expiresAt,
     })
   }
@@ -261,5 +407,6 @@ export function buildSyncResponse(
     removals,
     serverTime,
     more: page.reset ? false : more,
+    network: { ipv4: network.ipv4, ipv6: network.ipv6 },
   }
 }

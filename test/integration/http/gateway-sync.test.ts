@@ -4,9 +4,11 @@
 import { randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { sweepExpiredLeases } from '../../../src/core/broker/sweep-leases.ts'
 import { generateKeyPair } from '../../../src/core/peers/keys.ts'
-import type { SyncResponse } from '../../../src/core/sync/protocol.ts'
+import { PROTOCOL_VERSION, type SyncResponse } from '../../../src/core/sync/protocol.ts'
 import { corePolicy } from '../../fixtures/policies.ts'
+import { type EnrolledGateway, enrollGateway } from '../../support/gateway-enrollment.ts'
 import type { CookieJar } from '../../support/login-driver.ts'
 import { startTestBroker, type TestBroker } from '../../support/test-broker.ts'
 import { testDatabaseKind } from '../../support/test-db.ts'
@@ -14,27 +16,8 @@ import { MFA_SCENARIO } from '../../support/test-idp.ts'
 
 const newKeys = () => generateKeyPair((n) => new Uint8Array(randomBytes(n)))
 
-async function enroll(broker: TestBroker, gateway: string) {
-  const adminToken = (await readFile(`${broker.dataDir}/admin-token`, 'utf8')).trim()
-  const minted = await broker.api(null, `/api/v1/admin/gateways/${gateway}/enrollment-token`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${adminToken}` },
-  })
-  expect(minted.status).toBe(201)
-  const { token } = (await minted.json()) as { token: string }
-  const keys = newKeys()
-  const response = await broker.api(null, '/api/v1/gateways/enroll', {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}` },
-    json: { protocolVersion: 1, publicKey: keys.publicKey },
-  })
-  expect(response.status).toBe(200)
-  const body = (await response.json()) as { credential: string; addressV4: string; gateway: string }
-  return { token, keys, ...body }
-}
-
 function sync(broker: TestBroker, credential: string, since: number, wait = 0) {
-  return broker.api(null, `/api/v1/gateways/sync?since=${since}&wait=${wait}`, {
+  return broker.api(null, `/api/v1/gateways/sync?since=${since}&wait=${wait}&protocol=${PROTOCOL_VERSION}`, {
     headers: { authorization: `Bearer ${credential}` },
   })
 }
@@ -42,12 +25,12 @@ function sync(broker: TestBroker, credential: string, since: number, wait = 0) {
 describe('gateway sync over HTTP', () => {
   let broker: TestBroker
   let alice: CookieJar
-  let gwA: Awaited<ReturnType<typeof enroll>>
+  let gwA: EnrolledGateway
 
   beforeAll(async () => {
-    broker = await startTestBroker({ policy: corePolicy() })
+    broker = await startTestBroker({ policy: corePolicy(), enrolGateways: false })
     alice = (await broker.login(MFA_SCENARIO)).jar
-    gwA = await enroll(broker, 'gw-a')
+    gwA = await enrollGateway(broker, 'gw-a')
   })
   afterAll(async () => {
     await broker?.close()
@@ -57,7 +40,7 @@ describe('gateway sync over HTTP', () => {
     const reuse = await broker.api(null, '/api/v1/gateways/enroll', {
       method: 'POST',
       headers: { authorization: `Bearer ${gwA.token}` },
-      json: { protocolVersion: 1, publicKey: newKeys().publicKey },
+      json: { protocolVersion: PROTOCOL_VERSION, publicKey: newKeys().publicKey },
     })
     expect(reuse.status).toBe(401)
     expect(((await reuse.json()) as { error: { code: string } }).error.code).toBe('ENROLLMENT_TOKEN_INVALID')
@@ -102,8 +85,11 @@ describe('gateway sync over HTTP', () => {
     expect(change.upserts[0]).toMatchObject({
       publicKey: client.publicKey,
       allowedIps: [`${lease.addresses[0]}/32`, `${lease.addresses[1]}/128`],
+      // Protocol v2: what this lease may reach through gw-a (the union of its granted routes there).
+      routes: ['10.10.0.0/16', '192.168.10.0/24'],
       expiresAt: Date.parse(lease.expiresAt),
     })
+    expect(change.network).toEqual({ ipv4: '100.96.0.0/20', ipv6: 'fd7a:115c:a1e0::/64' })
     expect(change.upserts[0]!.presharedKey).toMatch(/^[A-Za-z0-9+/]{43}=$/)
     // The config names the same preshared key for gw-a, which enrolled; gw-b has not, so it is absent.
     expect(lease.config).toContain(`PresharedKey = ${change.upserts[0]!.presharedKey}`)
@@ -118,8 +104,36 @@ describe('gateway sync over HTTP', () => {
     expect(removal.upserts).toEqual([])
   })
 
+  it("wakes an idle gateway at once when the expiry sweep ends a lease (the sweep's wake-up)", async () => {
+    const client = newKeys()
+    const issued = await broker.api(alice, '/api/v1/peers', {
+      method: 'POST',
+      json: { publicKey: client.publicKey },
+    })
+    expect(issued.status).toBe(201)
+    const { expiresAt } = (await issued.json()) as { expiresAt: string }
+    const current = (await (await sync(broker, gwA.credential, 0)).json()) as SyncResponse
+    const started = performance.now()
+    const waiting = sync(broker, gwA.credential, current.version, 20)
+    // Held, per the broker's own count, before the sweep runs.
+    while ((await (await broker.api(null, '/metrics')).text()).match(/keygate_sync_waiting 0\b/) !== null) {
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    // The sweep as the broker runs it, on a clock past the lease's expiry.
+    const broker2 = broker.server.broker
+    const ended = await sweepExpiredLeases({
+      ...broker2,
+      clock: { now: () => Date.parse(expiresAt) + 1_000 },
+    })
+    expect(ended).toBeGreaterThanOrEqual(1)
+    const removal = (await (await waiting).json()) as SyncResponse
+    expect(removal.removals).toContain(client.publicKey)
+    // Answered on the sweep's wake-up, not at the end of the 20 s wait.
+    expect(performance.now() - started).toBeLessThan(10_000)
+  })
+
   it('a gateway sees only peers granted through it', async () => {
-    const gwB = await enroll(broker, 'gw-b')
+    const gwB = await enrollGateway(broker, 'gw-b')
     const admin = (
       await broker.login({ sub: 'user-root', email: 'root@example.com', groups: [], amr: ['pwd', 'hwk'] })
     ).jar
@@ -130,6 +144,11 @@ describe('gateway sync over HTTP', () => {
     const a = (await (await sync(broker, gwA.credential, 0)).json()) as SyncResponse
     const b = (await (await sync(broker, gwB.credential, 0)).json()) as SyncResponse
     expect(a.upserts.map((u) => u.publicKey)).toContain(rootKey)
+    // A snapshot carries the routes too.
+    expect(a.upserts.find((u) => u.publicKey === rootKey)?.routes).toEqual([
+      '10.10.0.0/16',
+      '192.168.10.0/24',
+    ])
     // root's grant is gw-a only.
     expect(b.upserts.map((u) => u.publicKey)).not.toContain(rootKey)
   })
@@ -140,10 +159,11 @@ describe('gateway sync over HTTP', () => {
       method: 'POST',
       headers: { authorization: `Bearer ${gwA.credential}` },
       json: {
-        protocolVersion: 1,
+        protocolVersion: PROTOCOL_VERSION,
         appliedVersion: state.version,
         peerCount: state.upserts.length,
         latestHandshakes: {},
+        enforcement: 'off',
       },
     })
     expect(report.status).toBe(204)
@@ -157,7 +177,25 @@ describe('gateway sync over HTTP', () => {
       appliedVersion: state.version,
       peerCount: state.upserts.length,
       healthy: true,
+      enforcement: 'off',
     })
+  })
+
+  it('refuses a v1 agent clearly, and never serves it peers', async () => {
+    const old = await broker.api(null, '/api/v1/gateways/sync?since=0&wait=0', {
+      headers: { authorization: `Bearer ${gwA.credential}` },
+    })
+    expect(old.status).toBe(426)
+    const body = (await old.json()) as { error: { code: string; message: string; supported: number[] } }
+    expect(body.error.code).toBe('GATEWAY_PROTOCOL_UNSUPPORTED')
+    expect(body.error.message).toMatch(/upgrade/)
+    expect(body.error.supported).toEqual([PROTOCOL_VERSION])
+    const oldStatus = await broker.api(null, '/api/v1/gateways/status', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${gwA.credential}` },
+      json: { protocolVersion: 1, appliedVersion: 1, peerCount: 0, latestHandshakes: {} },
+    })
+    expect(oldStatus.status).toBe(426)
   })
 })
 
@@ -166,7 +204,7 @@ describe.runIf(testDatabaseKind() === 'postgres')('two broker processes on one P
   let two: TestBroker
 
   beforeAll(async () => {
-    one = await startTestBroker({ policy: corePolicy() })
+    one = await startTestBroker({ policy: corePolicy(), enrolGateways: false })
     two = await startTestBroker({
       policy: corePolicy(),
       database: one.db,
@@ -180,7 +218,7 @@ describe.runIf(testDatabaseKind() === 'postgres')('two broker processes on one P
   })
 
   it('a gateway waiting on one replica wakes on an issuance through the other (LISTEN/NOTIFY)', async () => {
-    const gateway = await enroll(one, 'gw-a')
+    const gateway = await enrollGateway(one, 'gw-a')
     const first = (await (await sync(two, gateway.credential, 0)).json()) as SyncResponse
     const started = performance.now()
     const waiting = sync(two, gateway.credential, first.version, 20)

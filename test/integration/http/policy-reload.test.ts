@@ -2,7 +2,7 @@
 // readiness and metrics say why), and a good edit re-judges every live lease: revoked, shortened or
 // re-routed, each in the database and the audit log with the old and new policy hashes.
 import { randomBytes } from 'node:crypto'
-import { writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateKeyPair } from '../../../src/core/peers/keys.ts'
 import { corePolicy } from '../../fixtures/policies.ts'
@@ -47,7 +47,12 @@ describe('policy hot reload', () => {
     expect(outcome.result).toBe('failed')
     expect(broker.server.policySource.current().hash).toBe(good)
 
-    const ready = (await (await broker.api(null, '/readyz')).json()) as {
+    // The details live behind admin; anonymous /readyz answers booleans only (issue 10 item 13).
+    const adminToken = (await readFile(`${broker.dataDir}/admin-token`, 'utf8')).trim()
+    const readiness = await broker.api(null, '/api/v1/admin/readiness', {
+      headers: { authorization: `Bearer ${adminToken}` },
+    })
+    const ready = (await readiness.json()) as {
       ready: boolean
       checks: {
         policy: {
@@ -114,5 +119,101 @@ describe('policy hot reload', () => {
     // The admin lost admin rights with the swap, at once.
     const admin = await broker.api(root, '/api/v1/admin/leases')
     expect(admin.status).toBe(403)
+  })
+
+  // Engineers on gw-a:prod only, so a reload can widen them to gw-a:office.
+  const narrowPolicy = () =>
+    corePolicy()
+      .replace('"dst": ["gw-a:*", "gw-b:prod"]', '"dst": ["gw-a:prod"]')
+      .replace(
+        '"expect": { "allow": ["gw-a:prod", "gw-a:office", "gw-b:prod"] }',
+        '"expect": { "allow": ["gw-a:prod"] }',
+      )
+
+  async function swapTo(text: string): Promise<{ before: string; after: string }> {
+    const before = broker.server.policySource.current().hash
+    await writeFile(broker.policyPath, text)
+    const outcome = await broker.server.policySource.reload()
+    // The watcher may have swapped it first; either way the text is live now.
+    expect(outcome.result === 'failed' ? outcome.errors : outcome.result).toMatch(/^(swapped|unchanged)$/)
+    return { before, after: broker.server.policySource.current().hash }
+  }
+
+  it('a reload that adds a route widens a live lease on that gateway', async () => {
+    await swapTo(narrowPolicy())
+    const lease = await issue(alice)
+    expect((await broker.db.store.getLease(lease.id))!.grants).toEqual([
+      { gateway: 'gw-a', routes: ['10.10.0.0/16'] },
+    ])
+
+    const wide = narrowPolicy()
+      .replace(
+        '"grants": [',
+        '"grants": [\n    { "src": ["group:eng"], "dst": ["gw-a:office"], "assurance": "mfa" },',
+      )
+      .replace('"expect": { "allow": ["gw-a:prod"] }', '"expect": { "allow": ["gw-a:prod", "gw-a:office"] }')
+    const { before, after } = await swapTo(wide)
+    expect(after).not.toBe(before)
+
+    const widened = await broker.db.store.getLease(lease.id)
+    expect(widened?.revokedAt).toBeNull()
+    expect(widened!.grants).toEqual([{ gateway: 'gw-a', routes: ['10.10.0.0/16', '192.168.10.0/24'] }])
+    expect(widened!.matchedGrants).toEqual(['grants[0]', 'grants[1]'])
+    expect(widened!.policyHash).toBe(after)
+    const events = await broker.db.store.listAudit({ type: 'lease.updated', limit: 50 })
+    expect(events.find((e) => e.leaseId === lease.id)?.data).toMatchObject({
+      previousPolicyHash: before,
+      policyHash: after,
+      grants: widened!.grants,
+    })
+    // The gateway's feed carries the widened lease (the agent re-applies it).
+    const page = await broker.db.store.readGatewayFeed('gw-a', 0, 1000, Date.now())
+    expect(page.changes.some((c) => c.kind === 'upsert' && c.leaseId === lease.id)).toBe(true)
+  })
+
+  it('a policy file caught empty mid-write never goes live (it would revoke every lease)', async () => {
+    await swapTo(narrowPolicy())
+    const live = broker.server.policySource.current().hash
+    const lease = await issue(alice)
+
+    // What a reload sees between a writer's truncate and its write.
+    await writeFile(broker.policyPath, '')
+    const outcome = await broker.server.policySource.reload()
+    expect(outcome).toMatchObject({ result: 'failed', errors: [{ code: 'POLICY_EMPTY' }] })
+    expect(broker.server.policySource.current().hash).toBe(live)
+    expect((await broker.db.store.getLease(lease.id))?.revokedAt).toBeNull()
+
+    // Granting nothing on purpose is still possible, and does revoke.
+    await writeFile(broker.policyPath, '{}')
+    expect((await broker.server.policySource.reload()).result).toBe('swapped')
+    expect((await broker.db.store.getLease(lease.id))?.revokedAt).not.toBeNull()
+  })
+
+  it('the swap judges an unverified email as sign-in does: it never counts for user: rules', async () => {
+    await swapTo(narrowPolicy())
+    const eve = (
+      await broker.login({
+        sub: 'user-eve',
+        email: 'eve@example.com',
+        groups: ['engineering'],
+        amr: ['pwd', 'otp'],
+        extraClaims: { email_verified: false },
+      })
+    ).jar
+    const lease = await issue(eve)
+    // Sign-in dropped the unverified email: a grant naming it gives eve nothing.
+    const withEve = narrowPolicy().replace(
+      '"grants": [',
+      '"grants": [\n    { "src": ["user:eve@example.com"], "dst": ["gw-a:office"], "assurance": "mfa" },',
+    )
+    await swapTo(withEve)
+    const me = (await (await broker.api(eve, '/api/v1/me')).json()) as {
+      decision: { gateways: Array<{ routes: string[] }> }
+    }
+    expect(me.decision.gateways.flatMap((g) => g.routes)).toEqual(['10.10.0.0/16'])
+    // ...and the swap must not give her lease what her sign-in would not.
+    const after = await broker.db.store.getLease(lease.id)
+    expect(after?.revokedAt).toBeNull()
+    expect(after!.grants).toEqual([{ gateway: 'gw-a', routes: ['10.10.0.0/16'] }])
   })
 })

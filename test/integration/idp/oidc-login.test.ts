@@ -240,21 +240,29 @@ describe('profiles against what the IdP returned', () => {
 
 describe('an IdP that cannot be reached', () => {
   it('is IDP_UNAVAILABLE at startLogin, and discovery is retried on the next attempt', async () => {
-    const down = await startTestIdp()
+    const first = await startTestIdp()
+    const port = Number(new URL(first.issuer).port)
     const config: IdpConfig = {
       id: 'down',
       displayName: 'Down',
-      issuer: down.issuer,
-      clientId: down.clientId,
-      clientSecret: down.clientSecret,
+      issuer: first.issuer,
+      clientId: first.clientId,
+      clientSecret: first.clientSecret,
       profile: 'generic',
       scopes: ['openid'],
       options: {},
     }
-    await down.close()
+    await first.close()
     const provider = new OidcIdentityProvider(config, { timeoutSeconds: 2 })
     const input = { redirectUri: REDIRECT_URI, maxAgeSeconds: 600, stepUp: false }
     expect(await codeOf(provider.startLogin(input))).toBe('IDP_UNAVAILABLE')
-    expect(await codeOf(provider.startLogin(input))).toBe('IDP_UNAVAILABLE')
+    // The IdP comes back where it was: the failed discovery must not have been cached.
+    const back = await startTestIdp({ port, clientId: first.clientId, clientSecret: first.clientSecret })
+    try {
+      const { url } = await provider.startLogin(input)
+      expect(new URL(url).origin).toBe(back.issuer)
+    } finally {
+      await back.close()
+    }
   })
 })

@@ -1,4 +1,5 @@
 // Shared inputs for the storage tests: a signed-in identity and lease issuance requests.
+import { auditEvent } from '../../../src/core/audit-event.ts'
 import type { AuthFacts, GatewayGrant, Identity } from '../../../src/core/model.ts'
 import type { AddressPool, IssueLeaseInput, Store } from '../../../src/core/ports.ts'
 
@@ -57,6 +58,8 @@ export function leaseInput(
     auth: MFA,
     policyHash: 'policy-1',
     matchedGrants: ['grant-0'],
+    // Storage tests issue hundreds of leases for one identity; the limit has its own tests.
+    maxLiveLeases: 1000,
     audit: {
       type: 'lease.issued',
       identityId: identity.id,
@@ -70,12 +73,4 @@ export function leaseInput(
   }
 }
 
-export const revokeAudit = (actor: string) => ({
-  type: 'lease.revoked',
-  identityId: null,
-  leaseId: null,
-  gatewayId: null,
-  actor,
-  policyHash: null,
-  data: {},
-})
+export const revokeAudit = (actor: string) => auditEvent('lease.revoked', { actor })

@@ -1,10 +1,11 @@
 // Gateway enrollment on a real database: single-use, unexpired tokens, hashed credentials, an overlay
-// address from the users' pool, and the status agents report.
+// address from the users' pool, the status agents report, and the feed entries enrollment appends for the
+// leases already granted the gateway.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isKeygateError } from '../../../src/core/errors.ts'
 import type { AddressPool, Store } from '../../../src/core/ports.ts'
 import { createTestDatabase, type TestDatabase } from '../../support/test-db.ts'
-import { HOUR, leaseInput, publicKey, signIn, T0 } from './fixtures.ts'
+import { HOUR, leaseInput, publicKey, revokeAudit, signIn, T0 } from './fixtures.ts'
 
 let db: TestDatabase
 let store: Store
@@ -57,6 +58,10 @@ describe('gateway enrollment', () => {
       gateway.id === (await store.findGatewayByCredential('cred-a'))?.id ? 'cred-a' : 'cred-b'
     expect(await store.findGatewayByCredential(credential)).toEqual(gateway)
     expect(await store.findGatewayByCredential('cred-unknown')).toBeNull()
+    // Many lookups in one statement answer in the hashes' order, misses as null.
+    expect(await store.findGatewaysByCredentials(['cred-unknown', credential, 'cred-x', credential])).toEqual(
+      [null, gateway, null, gateway],
+    )
     const audit = await store.listAudit({ type: 'gateway.enrolled', limit: 10 })
     expect(audit).toHaveLength(1)
     expect(audit[0]?.gatewayId).toBe(gateway.name)
@@ -97,6 +102,30 @@ describe('gateway enrollment', () => {
     const input = { tokenHash: 'hash-ap-1', publicKey: publicKey(), credentialHash: 'cred-ap', pool: full }
     expect(await codeOf(store.enrollGateway(input, T0))).toBe('ADDRESS_POOL_EXHAUSTED')
     expect(await codeOf(store.enrollGateway({ ...input, pool }, T0))).toBeNull()
+  })
+
+  it('moves the feed of a gateway that enrols after leases were granted it: one upsert per live lease', async () => {
+    const user = await signIn(store, 'uli')
+    const live = await store.issueLease(leaseInput(user, { gateways: ['sa-1', 'eu-1'] }), T0)
+    const revoked = await store.issueLease(leaseInput(user, { gateways: ['sa-1'] }), T0)
+    await store.revokeLease(revoked.id, 'test', revokeAudit('uli@example.com'), T0 + 1)
+    const before = await store.gatewayFeedVersion('sa-1')
+    expect(before).toBe(3)
+    await store.createEnrollment({ gatewayName: 'sa-1', tokenHash: 'hash-sa-1', expiresAt: T0 + HOUR }, T0)
+    const input = { tokenHash: 'hash-sa-1', publicKey: publicKey(), credentialHash: 'cred-sa', pool }
+    await store.enrollGateway(input, T0 + 2)
+    // A real entry, not a bare bump: a reader at the old cursor gets the live lease again, and only it.
+    expect(await store.gatewayFeedVersion('sa-1')).toBe(before + 1)
+    const delta = await store.readGatewayFeed('sa-1', before, 100, T0 + 3)
+    expect(delta.reset).toBe(false)
+    expect(delta.version).toBe(before + 1)
+    expect(delta.changes).toEqual([
+      expect.objectContaining({ kind: 'upsert', leaseId: live.id, routes: ['10.10.0.0/16'] }),
+    ])
+    // A gateway with no live lease granted it starts its feed at 1, as before.
+    await store.createEnrollment({ gatewayName: 'sa-2', tokenHash: 'hash-sa-2', expiresAt: T0 + HOUR }, T0)
+    await store.enrollGateway({ ...input, tokenHash: 'hash-sa-2', credentialHash: 'cred-sa-2' }, T0 + 2)
+    expect(await store.gatewayFeedVersion('sa-2')).toBe(1)
   })
 
   it('records the status an agent reports', async () => {

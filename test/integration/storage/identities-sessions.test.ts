@@ -1,6 +1,7 @@
 // Identities, sessions, login states and the audit log on a real database.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isKeygateError } from '../../../src/core/errors.ts'
+import type { AuditEventType } from '../../../src/core/model.ts'
 import type { NewAuditEvent, Store } from '../../../src/core/ports.ts'
 import { createTestDatabase, type TestDatabase } from '../../support/test-db.ts'
 import { signIn, T0 } from './fixtures.ts'
@@ -70,22 +71,51 @@ describe('login states', () => {
     expect(await store.consumeLoginState('state-b', T0 + 1000)).toBe(false)
     expect(await store.consumeLoginState('never-saved', T0)).toBe(false)
   })
+
+  it('are marked used exactly once under a race, and read as used until they expire', async () => {
+    expect(await store.isLoginStateUsed('state-c', T0)).toBe(false)
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () => store.markLoginStateUsed('state-c', T0 + 1000)),
+    )
+    expect(results.filter(Boolean)).toHaveLength(1)
+    expect(await store.isLoginStateUsed('state-c', T0 + 999)).toBe(true)
+    expect(await store.isLoginStateUsed('state-c', T0 + 1000)).toBe(false)
+  })
 })
 
 describe('sessions', () => {
   it('live until they end or expire', async () => {
     const who = await signIn(store, 'sam')
-    await store.createSession({ id: 'session-1', identityId: who.id, expiresAt: T0 + 1000 }, T0)
+    const claims = {
+      identityId: who.id,
+      idpId: 'test',
+      issuer: who.issuer,
+      subject: who.subject,
+      email: who.email,
+      // Claims stay server-side: a long group list is no problem here (the cookie holds the id only).
+      groups: Array.from({ length: 300 }, (_, i) => `00000000-0000-0000-0000-${String(i).padStart(12, '0')}`),
+      auth: { verdict: 'mfa' as const, amr: ['pwd', 'otp'], acr: null, acrs: [], authTime: 1, stepUp: null },
+    }
+    await store.createSession({ id: 'session-1', identityId: who.id, expiresAt: T0 + 1000, claims }, T0)
     expect(await store.isSessionLive('session-1', T0 + 1)).toBe(true)
+    expect(await store.readSession('session-1', T0 + 1)).toEqual({
+      ...claims,
+      id: 'session-1',
+      expiresAt: T0 + 1000,
+    })
+    await store.updateSessionAuth('session-1', { ...claims.auth, stepUp: 'totp' })
+    expect((await store.readSession('session-1', T0 + 1))?.auth.stepUp).toBe('totp')
+    expect(await store.readSession('session-1', T0 + 1000)).toBeNull()
     expect(await store.isSessionLive('session-1', T0 + 1000)).toBe(false)
     await store.endSession('session-1', T0 + 2)
     expect(await store.isSessionLive('session-1', T0 + 3)).toBe(false)
+    expect(await store.readSession('session-1', T0 + 3)).toBeNull()
     expect(await store.isSessionLive('unknown', T0)).toBe(false)
   })
 })
 
 describe('audit log', () => {
-  const event = (type: string, identityId: string | null): NewAuditEvent => ({
+  const event = (type: AuditEventType, identityId: string | null): NewAuditEvent => ({
     type,
     identityId,
     leaseId: null,
@@ -130,5 +160,35 @@ describe('audit log', () => {
     expect(older).toHaveLength(6)
     const error = await store.listAudit({ before: 'nonsense', limit: 1 }).catch((e: unknown) => e)
     expect(isKeygateError(error, 'INVALID_REQUEST')).toBe(true)
+  })
+
+  it('filters by a type prefix (its LIKE wildcards taken literally) and by email, about or by that person', async () => {
+    const erin = await signIn(store, 'Erin.Audit')
+    const other = await signIn(store, 'frank-audit')
+    await store.appendAudit(event('lease.issued', erin.id), T0)
+    await store.appendAudit(event('lease.revoked', erin.id), T0 + 1)
+    // A type outside today's registry (as an older release's rows may hold): the prefix must not match it.
+    await store.appendAudit(event('leasex.other' as AuditEventType, erin.id), T0 + 2)
+    await store.appendAudit(event('login.succeeded', erin.id), T0 + 3)
+    await store.appendAudit({ ...event('lease.revoked', other.id), actor: 'erin.audit@example.com' }, T0 + 4)
+    await store.appendAudit(event('lease.revoked', other.id), T0 + 5)
+
+    const types = (events: Array<{ type: string }>) => events.map((e) => e.type)
+    const mine = { email: 'ERIN.AUDIT@example.com', limit: 100 }
+    expect(types(await store.listAudit(mine))).toEqual([
+      'lease.revoked',
+      'login.succeeded',
+      'leasex.other',
+      'lease.revoked',
+      'lease.issued',
+    ])
+    expect(types(await store.listAudit({ ...mine, typePrefix: 'lease.' }))).toEqual([
+      'lease.revoked',
+      'lease.revoked',
+      'lease.issued',
+    ])
+    expect(await store.listAudit({ ...mine, typePrefix: 'lease_' })).toEqual([])
+    expect(await store.listAudit({ ...mine, typePrefix: '%' })).toEqual([])
+    expect(await store.listAudit({ email: 'nobody@example.com', limit: 10 })).toEqual([])
   })
 })

@@ -1,11 +1,12 @@
 // Lease issuance on a real database: unique addresses under concurrency, a clear error on a full pool,
 // reuse only after a lease ended, updates, and the expiry sweep.
+import { sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isKeygateError } from '../../../src/core/errors.ts'
 import { addressesAt, offsetOfAddress, planPool } from '../../../src/core/peers/address-pool.ts'
 import type { Store } from '../../../src/core/ports.ts'
 import { createTestDatabase, type TestDatabase } from '../../support/test-db.ts'
-import { HOUR, leaseInput, POOL, revokeAudit, signIn, T0 } from './fixtures.ts'
+import { HOUR, leaseInput, POOL, publicKey, revokeAudit, signIn, T0 } from './fixtures.ts'
 
 let db: TestDatabase
 let store: Store
@@ -134,7 +135,7 @@ describe('revokeLease and updateLease', () => {
   it('moves expiry and grants of a live lease, and refuses ended ones', async () => {
     const hank = await signIn(store, 'hank')
     const lease = await store.issueLease(leaseInput(hank, { gateways: ['eu-1'] }), T0)
-    const audit = { ...revokeAudit('hank'), type: 'lease.renewed' }
+    const audit = { ...revokeAudit('hank'), type: 'lease.renewed' as const }
     const renewed = await store.updateLease(
       lease.id,
       {
@@ -177,9 +178,10 @@ describe('sweepExpired', () => {
     const short = await store.issueLease(leaseInput(judy, { expiresAt: T0 + 100 * HOUR }), T0)
     const long = await store.issueLease(leaseInput(judy, { expiresAt: T0 + 200 * HOUR }), T0)
     const now = T0 + 150 * HOUR
-    const ended = await store.sweepExpired(now)
-    expect(ended).toBeGreaterThanOrEqual(1)
-    expect(await store.sweepExpired(now)).toBe(0)
+    const swept = await store.sweepExpired(now)
+    expect(swept.ended).toBeGreaterThanOrEqual(1)
+    expect(swept.gateways).toContain('eu-1')
+    expect(await store.sweepExpired(now)).toEqual({ ended: 0, gateways: [] })
     const events = await store.listAudit({ identityId: judy.id, type: 'lease.expired', limit: 10 })
     expect(events.map((e) => e.leaseId)).toEqual([short.id])
     const active = await store.listLeases({ identityId: judy.id, state: 'active' }, now)
@@ -189,5 +191,62 @@ describe('sweepExpired', () => {
     const onGateway = await store.listLeases({ gateway: 'eu-1', identityId: judy.id }, now)
     expect(onGateway).toHaveLength(2)
     expect(await store.listLeases({ gateway: 'nowhere', identityId: judy.id }, now)).toHaveLength(0)
+  })
+})
+
+describe('one live lease per public key, and at most the limit per identity, under concurrency', () => {
+  async function settle(promises: Promise<unknown>[]) {
+    const results = await Promise.allSettled(promises)
+    const refusals = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []))
+    return { issued: results.filter((r) => r.status === 'fulfilled').length, refusals }
+  }
+
+  async function unended(where: string, value: string): Promise<number> {
+    const rows = (await db.database.db.execute(
+      sql`SELECT count(*)::int AS n FROM leases WHERE ended_at IS NULL AND ${sql.identifier(where)} = ${value}`,
+    )) as unknown as { rows?: Array<{ n: number }> } & Array<{ n: number }>
+    return Number((rows.rows ?? rows)[0]!.n)
+  }
+
+  it('parallel issuances of one public key give exactly one lease', async () => {
+    const key = publicKey()
+    const people = await Promise.all(Array.from({ length: 20 }, () => signIn(store)))
+    const { issued, refusals } = await settle(
+      people.map((person) => store.issueLease(leaseInput(person, { publicKey: key }), T0)),
+    )
+    expect(issued).toBe(1)
+    expect(refusals).toHaveLength(19)
+    for (const refusal of refusals) expect(isKeygateError(refusal, 'PUBLIC_KEY_IN_USE')).toBe(true)
+    expect(await unended('public_key', key)).toBe(1)
+  })
+
+  it('parallel issuances by one identity stop at its limit with LEASE_LIMIT_REACHED', async () => {
+    const mallory = await signIn(store)
+    const { issued, refusals } = await settle(
+      Array.from({ length: 40 }, () => store.issueLease(leaseInput(mallory, { maxLiveLeases: 5 }), T0)),
+    )
+    expect(issued).toBe(5)
+    for (const refusal of refusals) expect(isKeygateError(refusal, 'LEASE_LIMIT_REACHED')).toBe(true)
+    expect((await store.listLeases({ identityId: mallory.id, state: 'active' }, T0)).length).toBe(5)
+    // Revoking one frees one place.
+    const [first] = await store.listLeases({ identityId: mallory.id, state: 'active' }, T0)
+    await store.revokeLease(first!.id, 'user', revokeAudit('mallory'), T0 + 1)
+    await store.issueLease(leaseInput(mallory, { maxLiveLeases: 5 }), T0 + 2)
+    await expect(store.issueLease(leaseInput(mallory, { maxLiveLeases: 5 }), T0 + 3)).rejects.toMatchObject({
+      code: 'LEASE_LIMIT_REACHED',
+    })
+  })
+
+  it('a key and a place held by an expired lease whose end is not yet swept are free again', async () => {
+    const oscar = await signIn(store)
+    const key = publicKey()
+    const old = await store.issueLease(leaseInput(oscar, { publicKey: key, maxLiveLeases: 1 }), T0)
+    const later = old.expiresAt + 1000
+    const again = await store.issueLease(
+      leaseInput(oscar, { publicKey: key, maxLiveLeases: 1, expiresAt: later + HOUR }),
+      later,
+    )
+    expect(again.publicKey).toBe(key)
+    expect((await store.getLease(old.id))?.expiresAt).toBeLessThan(later)
   })
 })

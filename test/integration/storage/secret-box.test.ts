@@ -25,7 +25,7 @@ describe('secret box', () => {
       .open(sealed)
       .catch((e: unknown) => e)
     expect(isKeygateError(wrong)).toBe(true)
-    expect((wrong as Error).message).toMatch(/different KEYGATE_SECRET/)
+    expect((wrong as Error).message).toMatch(/neither the current one nor in KEYGATE_SECRET_PREVIOUS/)
 
     const parts = sealed.split('.')
     const tag = parts[4]!

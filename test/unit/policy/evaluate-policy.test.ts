@@ -216,12 +216,26 @@ describe('evaluatePolicy', () => {
     expect(who({ verdict: 'mfa' }).allow).toBe(true)
   })
 
-  it('amrAny is met by an amr value, or by a WebAuthn step-up for hwk', () => {
-    const who = (auth: object) =>
+  it('amrAny is met by an amr value, or by a step-up proving one where the grant says onUnmet stepUp', () => {
+    const contractor = (auth: object) =>
       evaluatePolicy(POLICY, { subject: subject('c@contractor.example', auth) }, NOW)
-    expect(who({ amr: ['pwd', 'otp'] })).toMatchObject({ allow: false, code: 'ASSURANCE_UNMET' })
-    expect(who({ amr: ['pwd'], stepUp: 'webauthn' }).allow).toBe(true)
-    expect(who({ amr: ['pwd'], stepUp: 'totp' }).allow).toBe(false)
+    expect(contractor({ amr: ['pwd', 'otp'] })).toMatchObject({ allow: false, code: 'ASSURANCE_UNMET' })
+    expect(contractor({ amr: ['pwd', 'hwk'] }).allow).toBe(true)
+    // The contractors' grant has no onUnmet "stepUp": only what the IdP asserted counts.
+    expect(contractor({ amr: ['pwd'], stepUp: 'webauthn:hwk' }).allow).toBe(false)
+    // Alice's office grant (hw, onUnmet stepUp); her eu-1:prod comes from group:eng's mfa grant.
+    const aliceOffice = (stepUp: string) => {
+      const d = evaluatePolicy(
+        POLICY,
+        { subject: subject('alice@example.com', { verdict: 'single', amr: ['pwd'], stepUp }) },
+        NOW,
+      )
+      return d.allow && d.routeNames.includes('eu-1:office')
+    }
+    expect(aliceOffice('webauthn:hwk')).toBe(true)
+    // A key without trusted attestation proves swk, a TOTP app otp: neither is hwk.
+    expect(aliceOffice('webauthn')).toBe(false)
+    expect(aliceOffice('totp')).toBe(false)
   })
 
   it('acrAny is met by acr or by one of acrs', () => {
@@ -336,5 +350,32 @@ describe('explainDecision', () => {
       NOW,
     )
     expect(renderExplanation(e)).toContain('  step-up to "mfa": MFA, max_age 43200s')
+  })
+})
+
+describe('emails match with ASCII case folding only', () => {
+  const policy = compile(`{
+  "gateways": { "eu-1": { "endpoint": "eu-1.example:51820", "routes": { "prod": ["10.10.0.0/16"] } } },
+  "grants": [
+    { "src": ["user:kim@example.com"], "dst": ["eu-1:*"] },
+    { "src": ["domain:kelp.example"], "dst": ["eu-1:*"] },
+  ],
+  "admins": ["user:kim@example.com"],
+}`)
+
+  it('a Kelvin-sign look-alike (U+212A) matches neither the user nor the domain it folds to', () => {
+    const lookAlike = subject('\u212Aim@example.com')
+    expect(evaluatePolicy(policy, { subject: lookAlike }, NOW)).toMatchObject({
+      allow: false,
+      code: 'NO_MATCHING_GRANT',
+    })
+    expect(isPolicyAdmin(policy, lookAlike)).toBe(false)
+    expect(evaluatePolicy(policy, { subject: subject('eve@\u212Aelp.example') }, NOW).allow).toBe(false)
+  })
+
+  it('ASCII case still folds: KIM@Example.COM is kim@example.com', () => {
+    expect(evaluatePolicy(policy, { subject: subject('KIM@Example.COM') }, NOW).allow).toBe(true)
+    expect(isPolicyAdmin(policy, subject('Kim@EXAMPLE.com'))).toBe(true)
+    expect(evaluatePolicy(policy, { subject: subject('x@KELP.example') }, NOW).allow).toBe(true)
   })
 })

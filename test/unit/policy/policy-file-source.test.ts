@@ -2,14 +2,28 @@
 import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import {
   openPolicyFileSource,
   type PolicyFileSource,
 } from '../../../src/adapters/policy/policy-file-source.ts'
 import { isKeygateError } from '../../../src/core/errors.ts'
+import type * as policyModule from '../../../src/core/policy/index.ts'
 import type { CompiledPolicy } from '../../../src/core/policy/index.ts'
 import type { Logger } from '../../../src/core/ports.ts'
+
+// Counts compilations, passing each through: a reload of an unchanged file must not compile it again.
+const compiled = vi.hoisted(() => ({ count: 0 }))
+vi.mock('../../../src/core/policy/index.ts', async (importOriginal) => {
+  const original = await importOriginal<typeof policyModule>()
+  return {
+    ...original,
+    loadPolicy: (...args: Parameters<typeof original.loadPolicy>) => {
+      compiled.count++
+      return original.loadPolicy(...args)
+    },
+  }
+})
 
 function recordingLogger() {
   const events: Array<{ level: string; event: string; fields?: Record<string, unknown> }> = []
@@ -109,6 +123,22 @@ describe('openPolicyFileSource', () => {
     })
   })
 
+  it("does not compile the policy again when another file in its directory changes (the broker's admin token)", async () => {
+    await writeFile(path, policyFor('alice@example.com'))
+    const { logger } = recordingLogger()
+    source = await openPolicyFileSource({ path, logger, debounceMs: 20 })
+    const before = compiled.count
+    const reloads = source.status().reloadsSucceeded
+    await writeFile(join(dir, 'admin-token'), 'kga_x\n')
+    while (source.status().reloadsSucceeded === reloads) await new Promise((r) => setTimeout(r, 10))
+    expect(source.status().hash).toBe(source.current().hash)
+    expect(compiled.count).toBe(before)
+    // A changed policy is still compiled and swapped in.
+    await writeFile(path, policyFor('bob@example.com'))
+    expect(await source.reload()).toMatchObject({ result: 'swapped' })
+    expect(compiled.count).toBe(before + 1)
+  })
+
   it('a failing in-file test keeps the policy from going live', async () => {
     await writeFile(path, policyFor('alice@example.com'))
     const { logger } = recordingLogger()
@@ -143,15 +173,52 @@ describe('openPolicyFileSource', () => {
     expect(source.current().grants[0]!.src).toEqual(['user:carol@example.com'])
   })
 
-  it('serialises overlapping reloads so the last write wins', async () => {
+  it('serialises overlapping reloads: a swap and its listeners finish before the next reload reads the file', async () => {
     await writeFile(path, policyFor('alice@example.com'))
     const { logger } = recordingLogger()
     source = await openPolicyFileSource({ path, logger, watch: false })
+    // The first swap's listener is held open until the second reload has been asked for, so overlapping
+    // reloads would run two listeners at once and could swap out of order.
+    let inFlight = 0
+    let maxInFlight = 0
+    const swaps: Array<[string, string]> = []
+    let release!: () => void
+    const held = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    let entered!: () => void
+    const firstListenerRunning = new Promise<void>((resolve) => {
+      entered = resolve
+    })
+    source.onSwap(async (previous, next) => {
+      inFlight++
+      maxInFlight = Math.max(maxInFlight, inFlight)
+      if (swaps.length === 0) {
+        swaps.push([previous.hash, next.hash])
+        entered()
+        await held
+      } else {
+        swaps.push([previous.hash, next.hash])
+      }
+      inFlight--
+    })
     await writeFile(path, policyFor('bob@example.com'))
     const a = source.reload()
+    // The next write waits until the first reload has read its file and is held in its listener (a
+    // write racing that read could be seen half-done, and an empty file never goes live).
+    await firstListenerRunning
     await writeFile(path, policyFor('dave@example.com'))
     const b = source.reload()
+    // Give an unserialised second reload every chance to read, compile and swap while the first is held.
+    await new Promise((resolve) => setImmediate(resolve))
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    release()
     await Promise.all([a, b])
+    expect(maxInFlight).toBe(1)
+    expect(swaps).toHaveLength(2)
+    // Each swap starts from what the one before it made live.
+    expect(swaps[1]![0]).toBe(swaps[0]![1])
+    expect(source.current().hash).toBe(swaps[1]![1])
     expect(source.current().grants[0]!.src).toEqual(['user:dave@example.com'])
   })
 })

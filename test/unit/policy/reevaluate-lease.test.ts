@@ -38,6 +38,7 @@ function lease(overrides: Partial<Lease> = {}): Lease {
     auth: alice.auth,
     policyHash: 'old',
     matchedGrants: ['grants[0]'],
+    sessionId: null,
     ...overrides,
   }
 }
@@ -128,5 +129,71 @@ describe('reevaluateLease', () => {
     const policy = policyWith('{ "src": ["user:bob@example.com"], "dst": ["eu-1:*"] }')
     expect(reevaluateLease(policy, lease({ revokedAt: NOW - 1 }), alice, NOW)).toEqual({ action: 'keep' })
     expect(reevaluateLease(policy, lease({ expiresAt: NOW }), alice, NOW)).toEqual({ action: 'keep' })
+  })
+
+  it('keeps a lease whose routes and gateways were stored in another order', () => {
+    const policy = policyWith(
+      '{ "src": ["user:alice@example.com"], "dst": ["eu-1:*", "us-1:prod"], "assurance": "mfa", "ttl": "8h" }',
+    )
+    const reordered = lease({
+      grants: [
+        { gateway: 'us-1', routes: ['10.20.0.0/16'] },
+        { gateway: 'eu-1', routes: ['192.168.10.0/24', '10.10.0.0/16'] },
+      ],
+    })
+    expect(reevaluateLease(policy, reordered, alice, NOW)).toEqual({ action: 'keep' })
+  })
+
+  it('revokes at the very instant the new limit is reached', () => {
+    const policy = policyWith(
+      '{ "src": ["user:alice@example.com"], "dst": ["eu-1:*"], "assurance": "mfa", "ttl": "2h" }',
+    )
+    // Issued 2h ago with a 2h ttl: allowed until exactly now, which is already too late.
+    expect(reevaluateLease(policy, lease(), alice, NOW)).toMatchObject({
+      action: 'revoke',
+      reasons: [{ code: 'LEASE_TTL_EXCEEDED' }],
+    })
+  })
+
+  it('leaves a lease with no gateways alone', () => {
+    const policy = policyWith('{ "src": ["user:bob@example.com"], "dst": ["eu-1:*"] }')
+    expect(reevaluateLease(policy, lease({ grants: [] }), alice, NOW)).toEqual({ action: 'keep' })
+  })
+
+  it('says in its reasons what changed, from what to what, and under which grant', () => {
+    const policy = policyWith(
+      '{ "src": ["user:alice@example.com"], "dst": ["eu-1:prod"], "assurance": "mfa", "ttl": "3h" }',
+    )
+    const result = reevaluateLease(policy, lease(), alice, NOW)
+    const hash = policy.hash.slice(0, 12)
+    expect(result).toMatchObject({
+      action: 'update',
+      reasons: [
+        {
+          code: 'LEASE_SHORTENED',
+          message: `policy ${hash} moves the expiry from ${new Date(NOW + 6 * H).toISOString()} to ${new Date(NOW + H).toISOString()}`,
+          source: 'grants[0]',
+        },
+        {
+          code: 'LEASE_ROUTES_CHANGED',
+          message: `policy ${hash} changes the routes from eu-1 [10.10.0.0/16, 192.168.10.0/24] to eu-1 [10.10.0.0/16]`,
+          source: 'grants[0]',
+        },
+      ],
+    })
+    const gone = reevaluateLease(
+      policyWith('{ "src": ["user:alice@example.com"], "dst": ["eu-1:*"], "assurance": "mfa", "ttl": "1h" }'),
+      lease(),
+      alice,
+      NOW,
+    )
+    expect(gone).toMatchObject({
+      action: 'revoke',
+      reasons: [
+        {
+          message: expect.stringContaining(`only until ${new Date(NOW - H).toISOString()}, which has passed`),
+        },
+      ],
+    })
   })
 })

@@ -176,6 +176,19 @@ describe('diagnostics name file:line:col and the JSON path', () => {
     expect(errors[0]!.message).toBe('route 100.64.0.0/10 overlaps the overlay network 100.96.0.0/16')
   })
 
+  it('accepts a route that is exactly the overlay network (a peer-to-peer grant)', () => {
+    const result = loadPolicy(
+      `{
+  "network": { "ipv4": "100.96.0.0/16", "ipv6": "fd7a:115c:a1e0::/64" },
+  "gateways": { "eu-1": { "endpoint": "a.example:1", "routes": {
+    "mesh": ["100.96.0.0/16", "fd7a:115c:a1e0::/64"],
+  } } },
+}`,
+      FILE,
+    )
+    expect(result.ok ? [] : result.errors.map(formatDiagnostic)).toEqual([])
+  })
+
   it('checks durations: format, sign and range', () => {
     const errors = expectErrorsAtMarks(
       `{
@@ -189,6 +202,23 @@ describe('diagnostics name file:line:col and the JSON path', () => {
       ['INVALID_DURATION', 'EMPTY_ASSURANCE', 'INVALID_DURATION', 'INVALID_DURATION', 'INVALID_VALUE'],
     )
     expect(errors[2]!.message).toBe('ttl must be positive')
+  })
+
+  it('checks leases.maxPerUser: a whole number from 1 to 1000, 10 when absent', () => {
+    const errors = expectErrorsAtMarks(
+      `{
+  "leases": { "maxPerUser": »0, »"mx": 1 },
+}`,
+      ['INVALID_LEASE_LIMIT', 'UNKNOWN_KEY'],
+    )
+    expect(errors[0]!.message).toBe('leases.maxPerUser 0 is out of range')
+    expectErrorsAtMarks('{ "leases": { "maxPerUser": »2.5 } }', ['INVALID_LEASE_LIMIT'])
+    expectErrorsAtMarks('{ "leases": { "maxPerUser": »1001 } }', ['INVALID_LEASE_LIMIT'])
+    expectErrorsAtMarks('{ "leases": { "maxPerUser": »"3" } }', ['WRONG_TYPE'])
+    const limited = loadPolicy('{ "leases": { "maxPerUser": 3 } }', FILE)
+    expect(limited.ok && limited.policy.maxLeasesPerUser).toBe(3)
+    const absent = loadPolicy('{}', FILE)
+    expect(absent.ok && absent.policy.maxLeasesPerUser).toBe(10)
   })
 
   it('checks the shape of in-file tests', () => {
@@ -360,7 +390,7 @@ describe('in-file tests', () => {
     { "user": "alice@example.com", "amr": ["mfa"], "expect": { "allow": ["eu-1:*"] } },
     { "user": "alice@example.com", "amr": ["pwd", "pin"], "expect": { "deny": "ASSURANCE_UNMET" } },
     { "user": "alice@example.com", "amr": [], "verdict": "mfa", "expect": { "allow": ["eu-1:*"] } },
-    { "user": "alice@example.com", "amr": ["pwd"], "stepUp": "totp", "expect": { "allow": ["eu-1:*"] } },
+    { "user": "alice@example.com", "amr": ["pwd"], "stepUp": "totp", "expect": { "deny": "ASSURANCE_UNMET" } },
     { "user": "alice@example.com", "amr": ["pwd", "otp"], "authAge": null, "expect": { "deny": "ASSURANCE_UNMET" } },
     { "user": "alice@example.com", "amr": ["pwd", "otp"], "authAge": "2h", "expect": { "deny": "ASSURANCE_UNMET" } },
     { "user": "dev@corp.example", "idp": "okta", "groups": ["engineering"], "amr": ["mfa"], "authAge": "45m",

@@ -31,5 +31,13 @@ describe('agent state dir', () => {
     for (const name of await readdir(stateDir))
       expect((await stat(join(stateDir, name))).mode & 0o777).toBe(0o600)
     expect((await readdir(stateDir)).sort()).toEqual(['credential.json', 'cursor.json'])
+
+    // Atomic: a save writes a new file and renames it over the old one (a new inode), so a crash mid-write
+    // leaves the previous file whole; an in-place write would keep the inode.
+    const before = (await stat(join(stateDir, 'cursor.json'))).ino
+    await state.saveCursor({ version: 4, peers: [] })
+    expect((await stat(join(stateDir, 'cursor.json'))).ino).not.toBe(before)
+    expect(await state.loadCursor()).toEqual({ version: 4, peers: [] })
+    expect((await readdir(stateDir)).sort()).toEqual(['credential.json', 'cursor.json'])
   })
 })

@@ -1,6 +1,11 @@
 // The gateway agent against a scripted broker and an in-memory interface: enrollment, start-up reconcile,
-// deltas as single writes, local expiry while the broker is down, resume from the cursor, backoff.
+// deltas as single writes, resume from the cursor, write order, repair. The timing rules (backoff, expiry,
+// failover, debounce) are the state machine's and are tested on its own in gateway-agent-state.test.ts.
 import { afterEach, describe, expect, it } from 'vitest'
+import {
+  createMemoryPacketFilter,
+  type MemoryPacketFilter,
+} from '../../../src/adapters/firewall/memory-packet-filter.ts'
 import { type GatewayAgent, runGatewayAgent } from '../../../src/adapters/gateway/agent.ts'
 import { createMemoryAgentState } from '../../../src/adapters/gateway/agent-state.ts'
 import { type BrokerClient, BrokerError } from '../../../src/adapters/gateway/broker-client.ts'
@@ -13,12 +18,15 @@ import type { EnrollRequest, StatusRequest, SyncUpsert } from '../../../src/core
 import { PROTOCOL_VERSION } from '../../../src/core/sync/protocol.ts'
 
 const random = (n: number) => crypto.getRandomValues(new Uint8Array(n))
+const CREDENTIAL = 'kgc_test-credential-0123456789'
+const NETWORK = { ipv4: '100.96.0.0/16', ipv6: null }
 
-function upsert(expiresInMs = 60_000, ip = '100.96.0.2/32'): SyncUpsert {
+function upsert(expiresInMs = 60_000, ip = '100.96.0.2/32', routes = ['10.61.0.0/24']): SyncUpsert {
   return {
     publicKey: generateKeyPair(random).publicKey,
     presharedKey: generateKeyPair(random).privateKey,
     allowedIps: [ip],
+    routes,
     expiresAt: Date.now() + expiresInMs,
   }
 }
@@ -71,7 +79,7 @@ function fakeBroker() {
       return {
         protocolVersion: PROTOCOL_VERSION,
         gateway: 'eu-1',
-        credential: 'cred-1',
+        credential: CREDENTIAL,
         addressV4: '100.96.0.1',
         addressV6: null,
       }
@@ -79,7 +87,8 @@ function fakeBroker() {
     async sync(credential, since, waitSeconds, signal) {
       sinceSeen.push(since)
       if (!online) throw new BrokerError('offline', { retryable: true })
-      if (credential !== 'cred-1') throw new BrokerError('bad credential', { retryable: false, status: 401 })
+      if (credential !== CREDENTIAL)
+        throw new BrokerError('bad credential', { retryable: false, status: 401 })
       if (since === current() && since !== 0) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, Math.min(waitSeconds * 1000, 200))
@@ -97,6 +106,7 @@ function fakeBroker() {
         version: current(),
         serverTime: Date.now(),
         more: false,
+        network: NETWORK,
         ...answer(since),
       }
     },
@@ -140,6 +150,7 @@ function start(
   wg = createMemoryInterface('wg0'),
   state = createMemoryAgentState(),
   token: string | null = 'one-time',
+  filter: MemoryPacketFilter = createMemoryPacketFilter(),
 ) {
   return runGatewayAgent(
     {
@@ -149,10 +160,18 @@ function start(
       backoff: { baseMs: 50, maxMs: 400 },
       cursorSaveDelayMs: 10,
     },
-    { wg, broker: broker.client, state, clock: systemClock, random: cryptoRandom, logger: silentLogger },
+    {
+      wg,
+      filter,
+      brokers: [broker.client],
+      state,
+      clock: systemClock,
+      random: cryptoRandom,
+      logger: silentLogger,
+    },
   ).then((agent) => {
     agents.push(agent)
-    return { agent, wg, state }
+    return { agent, wg, state, filter }
   })
 }
 
@@ -174,7 +193,7 @@ describe('gateway agent', () => {
       { protocolVersion: PROTOCOL_VERSION, publicKey: await wg.getPublicKey() },
     ])
     expect(JSON.stringify(broker.enrolls)).not.toContain((await wg.getPrivateKey())!)
-    expect(state.data.credential).toMatchObject({ credential: 'cred-1', gateway: 'eu-1' })
+    expect(state.data.credential).toMatchObject({ credential: CREDENTIAL, gateway: 'eu-1' })
     expect(wg.peers.has(stray)).toBe(false)
     await until(() => wg.peers.has(wanted.publicKey))
     expect(wg.peers.get(wanted.publicKey)!.presharedKey).toBe(wanted.presharedKey)
@@ -185,7 +204,7 @@ describe('gateway agent', () => {
     expect(isKeygateError(error, 'ENROLLMENT_TOKEN_INVALID')).toBe(true)
   })
 
-  it('applies each delta as one interface write and never reads the interface to do so', async () => {
+  it('applies a delta in one write per direction (removals, then additions) and never reads the interface', async () => {
     const broker = fakeBroker()
     const { agent, wg } = await start(broker)
     await until(() => agent.snapshot().connected)
@@ -193,47 +212,15 @@ describe('gateway agent', () => {
     const applies = wg.stats.applies
     const batch = Array.from({ length: 500 }, (_, i) => upsert(60_000, `100.96.${i >> 8}.${i & 255}/32`))
     broker.publish({ upserts: batch })
-    await until(() => wg.peers.size === 500)
+    await until(() => wg.peers.size === 500, 10_000)
     expect(wg.stats.applies).toBe(applies + 1)
     broker.publish({ removals: batch.slice(0, 100).map((u) => u.publicKey), upserts: [upsert()] })
-    await until(() => wg.peers.size === 401)
-    expect(wg.stats.applies).toBe(applies + 2)
+    await until(() => wg.peers.size === 401, 10_000)
+    // Removed peers leave first, then the filter change, then the new peer: two interface writes.
+    expect(wg.stats.applies).toBe(applies + 3)
     expect(wg.stats.lists).toBe(lists)
-    await until(() => broker.statuses.some((s) => s.appliedVersion === 2 && s.peerCount === 401))
-  })
-
-  it('removes a peer at its expiry on its own timer while the broker is down', async () => {
-    const broker = fakeBroker()
-    const short = upsert(400)
-    const long = upsert(60_000)
-    broker.publish({ upserts: [short, long] })
-    const { wg } = await start(broker)
-    await until(() => wg.peers.has(short.publicKey))
-    broker.setOnline(false)
-    const expiresAt = short.expiresAt
-    await until(() => !wg.peers.has(short.publicKey), 2_000)
-    expect(Date.now() - expiresAt).toBeLessThan(300)
-    expect(Date.now()).toBeGreaterThanOrEqual(expiresAt)
-    expect(wg.peers.has(long.publicKey)).toBe(true)
-  })
-
-  it('backs off while the broker is down and resumes from its cursor without a reset', async () => {
-    const broker = fakeBroker()
-    broker.publish({ upserts: [upsert()] })
-    const { agent, wg } = await start(broker)
-    await until(() => agent.snapshot().version === 1 && agent.snapshot().connected)
-    broker.setOnline(false)
-    const before = broker.sinceSeen.length
-    await new Promise((r) => setTimeout(r, 1_000))
-    // base 50 ms doubling to a 400 ms cap (with jitter): a handful of attempts, not a hot loop.
-    expect(broker.sinceSeen.length - before).toBeLessThan(12)
-    const later = upsert()
-    broker.publish({ upserts: [later] })
-    broker.setOnline(true)
-    await until(() => wg.peers.has(later.publicKey), 3_000)
-    expect(broker.sinceSeen.slice(before)).not.toContain(0)
-    expect(agent.snapshot().version).toBe(2)
-  })
+    await until(() => broker.statuses.some((s) => s.appliedVersion === 2 && s.peerCount === 401), 10_000)
+  }, 30_000)
 
   it('restarts from the state dir: no token, the cursor, and a reconcile of the interface', async () => {
     const broker = fakeBroker()
@@ -265,9 +252,116 @@ describe('gateway agent', () => {
     const broker = fakeBroker()
     const { agent, wg } = await start(broker)
     await until(() => agent.snapshot().connected)
+    const lists = wg.stats.lists
     wg.failNext(1)
     const u = upsert()
     broker.publish({ upserts: [u] })
     await until(() => wg.peers.has(u.publicKey), 3_000)
+    // The repair is a reconcile: one full read of the interface, then the missing peer written.
+    expect(wg.stats.lists).toBe(lists + 1)
+  })
+
+  it("puts a peer's pairs in the filter before the peer, and takes them out after it leaves", async () => {
+    const broker = fakeBroker()
+    const filter = createMemoryPacketFilter()
+    const wg = createMemoryInterface('wg0')
+    const seen: string[] = []
+    const inner = wg.applyPeers.bind(wg)
+    wg.applyPeers = async (delta) => {
+      for (const p of delta.set)
+        seen.push(`set ${p.publicKey} pairs=${filter.has(p.allowedIps[0]!.split('/')[0]!, '10.61.0.0/24')}`)
+      for (const k of delta.remove) seen.push(`remove ${k} pairs=${[...filter.elements.values()].length}`)
+      await inner(delta)
+    }
+    const { agent } = await start(broker, wg, undefined, undefined, filter)
+    await until(() => agent.snapshot().connected)
+    const u = upsert(60_000, '100.96.0.9/32')
+    broker.publish({ upserts: [u] })
+    await until(() => wg.peers.has(u.publicKey))
+    expect(seen).toEqual([`set ${u.publicKey} pairs=true`])
+    broker.publish({ removals: [u.publicKey] })
+    await until(() => !wg.peers.has(u.publicKey))
+    await until(() => filter.elements.size === 0)
+    expect(seen[1]).toBe(`remove ${u.publicKey} pairs=1`)
+  })
+
+  it("shrinks a re-routed peer's pairs in one filter change without touching the interface", async () => {
+    const broker = fakeBroker()
+    const u = upsert(60_000, '100.96.0.9/32', ['10.61.0.0/24', '10.62.0.0/24'])
+    broker.publish({ upserts: [u] })
+    const { wg, filter } = await start(broker)
+    await until(() => filter.has('100.96.0.9', '10.62.0.0/24'))
+    const applies = wg.stats.applies
+    const writes = filter.writes.length
+    broker.publish({ upserts: [{ ...u, routes: ['10.61.0.0/24'] }] })
+    await until(() => !filter.has('100.96.0.9', '10.62.0.0/24'))
+    expect(filter.has('100.96.0.9', '10.61.0.0/24')).toBe(true)
+    expect(filter.writes.slice(writes)).toEqual([
+      {
+        kind: 'apply',
+        change: { remove: [{ family: 4, source: '100.96.0.9', destination: '10.62.0.0/24' }], add: [] },
+      },
+    ])
+    expect(wg.stats.applies).toBe(applies)
+  })
+
+  it('fails closed: no filter at start refuses to run; a failed filter write adds no peer until repaired', async () => {
+    const broken = createMemoryPacketFilter()
+    broken.failWith = 'nft: not found'
+    const error = await start(fakeBroker(), undefined, undefined, undefined, broken).catch((e: unknown) => e)
+    expect(isKeygateError(error, 'PACKET_FILTER_UNAVAILABLE')).toBe(true)
+    expect((error as Error).message).toContain('nft: not found')
+    expect((error as Error).message).not.toContain('\n')
+
+    // A filter write that fails adds no peer: the interface never holds a peer whose pair is not in the
+    // table (checked on every interface write), and the repair adds it once the filter works again.
+    const broker = fakeBroker()
+    const wg = createMemoryInterface('wg0')
+    const filter = createMemoryPacketFilter()
+    const unguarded: string[] = []
+    const inner = wg.applyPeers.bind(wg)
+    wg.applyPeers = async (delta) => {
+      for (const p of delta.set)
+        if (!filter.has(p.allowedIps[0]!.split('/')[0]!, '10.61.0.0/24')) unguarded.push(p.publicKey)
+      await inner(delta)
+    }
+    const { agent } = await start(broker, wg, undefined, undefined, filter)
+    await until(() => agent.snapshot().connected)
+    filter.failWith = 'Operation not permitted'
+    const failedWrites = filter.failures
+    const u = upsert()
+    broker.publish({ upserts: [u] })
+    await until(() => filter.failures > failedWrites)
+    expect(wg.peers.has(u.publicKey)).toBe(false)
+    filter.failWith = null
+    await until(() => wg.peers.has(u.publicKey), 3_000)
+    expect(filter.has('100.96.0.2', '10.61.0.0/24')).toBe(true)
+    expect(unguarded).toEqual([])
+  })
+
+  it('refuses upserts that would widen what a peer may send or reach, and installs the rest', async () => {
+    const broker = fakeBroker()
+    const good = upsert(60_000, '100.96.0.5/32')
+    const wide = upsert(60_000, '100.96.0.0/24')
+    const outside = upsert(60_000, '10.61.0.9/32')
+    const intoOverlay = upsert(60_000, '100.96.0.6/32', ['100.96.0.7/32'])
+    const wholeOverlay = upsert(60_000, '100.96.0.8/32', ['100.96.0.0/16'])
+    broker.publish({ upserts: [good, wide, outside, intoOverlay, wholeOverlay] })
+    const { wg, filter } = await start(broker)
+    await until(() => wg.peers.has(good.publicKey) && wg.peers.has(wholeOverlay.publicKey))
+    for (const refused of [wide, outside, intoOverlay]) expect(wg.peers.has(refused.publicKey)).toBe(false)
+    expect(filter.has('100.96.0.8', '100.96.0.0/16')).toBe(true)
+    expect([...filter.elements.keys()].sort()).toEqual([
+      '100.96.0.5 . 10.61.0.0/24',
+      '100.96.0.8 . 100.96.0.0/16',
+    ])
+  })
+
+  it('reports its enforcement in every status', async () => {
+    const broker = fakeBroker()
+    broker.publish({ upserts: [upsert()] })
+    await start(broker)
+    await until(() => broker.statuses.length > 0)
+    expect(broker.statuses.every((s) => s.enforcement === 'nftables')).toBe(true)
   })
 })

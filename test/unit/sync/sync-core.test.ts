@@ -24,6 +24,7 @@ function peer(overrides: Partial<PeerState> = {}): PeerState {
     publicKey: key(),
     presharedKey: psk(),
     allowedIps: ['100.96.0.2/32'],
+    routes: ['10.61.0.0/24'],
     expiresAt: NOW + 60_000,
     ...overrides,
   }
@@ -33,6 +34,7 @@ function upsert(p: PeerState): SyncUpsert {
     publicKey: p.publicKey,
     presharedKey: p.presharedKey!,
     allowedIps: p.allowedIps,
+    routes: p.routes ?? [],
     expiresAt: p.expiresAt!,
   }
 }
@@ -45,6 +47,7 @@ function page(overrides: Partial<SyncResponse>): SyncResponse {
     removals: [],
     serverTime: NOW,
     more: false,
+    network: { ipv4: '100.96.0.0/16', ipv6: 'fd7a:115c:a1e0::/64' },
     ...overrides,
   }
 }
@@ -80,17 +83,16 @@ describe('reconcilePeers', () => {
     expect(reconcilePeers([p], [p], NOW)).toEqual({ set: [], remove: [p.publicKey] })
   })
 
-  it('is linear: 50k peers reconcile quickly', () => {
+  // Its speed is measured in bench/wireguard-bench.ts (a timed assertion here broke on a loaded machine).
+  it('reconciles 50k peers: only the difference on either side', () => {
     const desired = Array.from({ length: 50_000 }, (_, i) => ({
       publicKey: `k${i}`,
       presharedKey: null,
       allowedIps: [`100.96.${i >> 8}.${i & 255}/32`],
       expiresAt: NOW + 1,
     }))
-    const started = performance.now()
     const delta = reconcilePeers(desired.slice(1000), desired.slice(0, 49_000), NOW)
-    expect(performance.now() - started).toBeLessThan(500)
-    expect(delta.set).toHaveLength(1000)
+    expect(delta.set.map((p) => p.publicKey)).toEqual(desired.slice(0, 1000).map((p) => p.publicKey))
     expect(delta.remove).toHaveLength(1000)
   })
 })
@@ -101,7 +103,11 @@ describe('applyFeedPage', () => {
     const drop = peer()
     const desired: DesiredPeers = new Map([keep, drop].map((p) => [p.publicKey, p]))
     const added = peer()
-    const delta = applyFeedPage(desired, page({ reset: true, upserts: [upsert(keep), upsert(added)] }), NOW)
+    const delta = applyFeedPage(
+      desired,
+      page({ reset: true, upserts: [upsert(keep), upsert(added)] }),
+      NOW,
+    ).peers
     expect(delta.set.map((p) => p.publicKey)).toEqual([added.publicKey])
     expect(delta.remove).toEqual([drop.publicKey])
     expect([...desired.keys()].sort()).toEqual([keep.publicKey, added.publicKey].sort())
@@ -114,11 +120,15 @@ describe('applyFeedPage', () => {
     const renewed = { ...a, expiresAt: NOW + 120_000 }
     const moved = { ...b, allowedIps: ['100.96.0.7/32'] }
     const c = peer()
-    let delta = applyFeedPage(desired, page({ upserts: [upsert(renewed), upsert(moved), upsert(c)] }), NOW)
+    let delta = applyFeedPage(
+      desired,
+      page({ upserts: [upsert(renewed), upsert(moved), upsert(c)] }),
+      NOW,
+    ).peers
     expect(delta.set.map((p) => p.publicKey)).toEqual([b.publicKey, c.publicKey])
     expect(delta.remove).toEqual([])
     expect(desired.get(a.publicKey)!.expiresAt).toBe(NOW + 120_000)
-    delta = applyFeedPage(desired, page({ removals: [a.publicKey, key()] }), NOW)
+    delta = applyFeedPage(desired, page({ removals: [a.publicKey, key()] }), NOW).peers
     expect(delta).toEqual({ set: [], remove: [a.publicKey] })
     expect(desired.has(a.publicKey)).toBe(false)
   })
@@ -132,10 +142,15 @@ describe('applyFeedPage', () => {
       page({ upserts: [upsert(fresh), upsert({ ...held, expiresAt: NOW })] }),
       NOW,
     )
-    expect(delta).toEqual({ set: [], remove: [held.publicKey] })
+    expect(delta.peers).toEqual({ set: [], remove: [held.publicKey] })
+    expect(delta.filter).toEqual({
+      remove: [{ family: 4, source: '100.96.0.2', destination: '10.61.0.0/24' }],
+      add: [],
+    })
     expect(desired.size).toBe(0)
     const reset = applyFeedPage(desired, page({ reset: true, upserts: [upsert(fresh)] }), NOW)
-    expect(reset).toEqual({ set: [], remove: [] })
+    expect(reset.peers).toEqual({ set: [], remove: [] })
+    expect(reset.filter).toEqual({ remove: [], add: [] })
   })
 })
 
@@ -182,7 +197,6 @@ describe('protocol', () => {
       (r: SyncResponse) => ({ ...r, upserts: [{ ...r.upserts[0]!, allowedIps: ['10.0.0.0/8\n'] }] }),
     ],
     ['a bad PSK', (r: SyncResponse) => ({ ...r, upserts: [{ ...r.upserts[0]!, presharedKey: 'x' }] })],
-    ['another protocol version', (r: SyncResponse) => ({ ...r, protocolVersion: 99 })],
     ['a negative version', (r: SyncResponse) => ({ ...r, version: -1 })],
   ])('rejects %s', (_name, mutate) => {
     const base = page({ upserts: [upsert(peer())] })
@@ -203,6 +217,7 @@ describe('protocol', () => {
             publicKey: a.publicKey,
             presharedKeyCiphertext: 'x',
             allowedIps: a.allowedIps,
+            routes: a.routes!,
             expiresAt: a.expiresAt!,
           },
           {
@@ -211,6 +226,7 @@ describe('protocol', () => {
             publicKey: b.publicKey,
             presharedKeyCiphertext: 'y',
             allowedIps: b.allowedIps,
+            routes: b.routes!,
             expiresAt: b.expiresAt!,
           },
           { kind: 'remove', leaseId: 'l1', publicKey: a.publicKey },
@@ -221,6 +237,7 @@ describe('protocol', () => {
         ['l2', b.presharedKey!],
       ]),
       NOW,
+      { ipv4: '100.96.0.0/16', ipv6: null },
     )
     expect(response.removals).toEqual([a.publicKey])
     expect(response.upserts.map((u) => u.publicKey)).toEqual([b.publicKey])
@@ -228,8 +245,16 @@ describe('protocol', () => {
   })
 
   it('reads the query', () => {
-    expect(parseSyncQuery({ since: '12', wait: '600' })).toEqual({ since: 12, waitSeconds: 60 })
-    expect(parseSyncQuery({})).toEqual({ since: 0, waitSeconds: 0 })
-    expect(codeOf(() => parseSyncQuery({ since: '-1' }))).toBe('INVALID_REQUEST')
+    const v = String(PROTOCOL_VERSION)
+    expect(parseSyncQuery({ since: '12', wait: '600', protocol: v })).toEqual({ since: 12, waitSeconds: 60 })
+    expect(parseSyncQuery({ protocol: v })).toEqual({ since: 0, waitSeconds: 0 })
+    expect(codeOf(() => parseSyncQuery({ since: '-1', protocol: v }))).toBe('INVALID_REQUEST')
+  })
+
+  it('refuses a v1 agent (no protocol in the query) and a v1 broker answer with their own code', () => {
+    expect(codeOf(() => parseSyncQuery({ since: '1', wait: '5' }))).toBe('GATEWAY_PROTOCOL_UNSUPPORTED')
+    expect(codeOf(() => parseSyncQuery({ since: '1', protocol: '1' }))).toBe('GATEWAY_PROTOCOL_UNSUPPORTED')
+    const v1 = { ...page({ upserts: [] }), protocolVersion: 1 }
+    expect(codeOf(() => parseSyncResponse(v1))).toBe('GATEWAY_PROTOCOL_UNSUPPORTED')
   })
 })

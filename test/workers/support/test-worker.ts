@@ -10,6 +10,7 @@ import './wrangler-offline.ts'
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { unstable_startWorker } from 'wrangler'
+import { enrolGatewaysInStore } from '../../support/enrol-gateways.ts'
 import { CookieJar, loginThroughRedirects } from '../../support/login-driver.ts'
 import { freeLoopbackPort } from '../../support/test-broker.ts'
 import { createTestDatabase, type TestDatabase } from '../../support/test-db.ts'
@@ -33,10 +34,22 @@ export interface TestWorker {
 export interface StartTestWorkerOptions {
   /** A module whose default export is the policy text; default test/workers/fixtures/worker-policy.ts. */
   policyModule?: string
+  /**
+   * Gateways to enrol (with keys nobody holds) before the Worker starts, so issuance has one to carry a
+   * lease (NO_GATEWAY_ENROLLED otherwise); default the test policy's eu-1, none with another policy.
+   */
+  enrolGateways?: string[]
   /** A database to use (benchmarks share one with the Node server); default a fresh one. */
   database?: TestDatabase
   env?: Record<string, string>
   logLevel?: 'none' | 'error' | 'warn' | 'info' | 'log' | 'debug'
+  /** Limits of the rate-limit bindings (per minute); default so high that functional tests never meet them. */
+  rateLimits?: Partial<
+    Record<
+      'RATE_LIMIT_AUTH' | 'RATE_LIMIT_ISSUE' | 'RATE_LIMIT_GATEWAY_AUTH_FAILURES' | 'RATE_LIMIT_SCIM',
+      number
+    >
+  >
 }
 
 /** Hyperdrive's local emulation insists on a password in the URL; a trust-auth server ignores it. */
@@ -54,6 +67,15 @@ export async function startTestWorker(options: StartTestWorkerOptions = {}): Pro
   if (db.databaseUrl === undefined)
     throw new Error('the Worker tests need PostgreSQL: run them with KEYGATE_TEST_DB=postgres')
   const secret = randomBytes(32).toString('base64url')
+  const gateways = options.enrolGateways ?? (options.policyModule === undefined ? ['eu-1'] : [])
+  const enrolled = new Set(
+    (await db.store.listGateways()).filter((g) => g.publicKey !== null).map((g) => g.name),
+  )
+  await enrolGatewaysInStore(
+    db.store,
+    gateways.filter((g) => !enrolled.has(g)),
+    { ipv4: '100.96.0.0/24', ipv6: null },
+  )
   const vars: Record<string, string> = {
     KEYGATE_URL: origin,
     KEYGATE_SECRET: secret,
@@ -70,6 +92,24 @@ export async function startTestWorker(options: StartTestWorkerOptions = {}): Pro
     bindings: {
       ...Object.fromEntries(
         Object.entries(vars).map(([name, value]) => [name, { type: 'plain_text' as const, value }]),
+      ),
+      ...Object.fromEntries(
+        (
+          [
+            ['RATE_LIMIT_AUTH', 7301],
+            ['RATE_LIMIT_ISSUE', 7302],
+            ['RATE_LIMIT_GATEWAY_AUTH_FAILURES', 7303],
+            ['RATE_LIMIT_SCIM', 7306],
+          ] as const
+        ).map(([name, namespace]) => [
+          name,
+          {
+            type: 'ratelimit' as const,
+            // The namespace ids of wrangler.toml, so each binding keeps its own counters.
+            namespace_id: String(namespace),
+            simple: { limit: options.rateLimits?.[name] ?? 1_000_000, period: 60 as const },
+          },
+        ]),
       ),
       HYPERDRIVE: {
         type: 'hyperdrive',

@@ -1,11 +1,15 @@
 /**
- * "My access": the user's leases with their gateways, routes, addresses and a live countdown (access.js
- * turns it into a warning in the last 15 minutes), with revoke and renew as plain same-origin forms so
- * they work without script too. Renewal keeps the key and address: the tunnel carries on.
+ * "My access": the user's leases with their gateways, routes, addresses and how long each has left
+ * ("ends in 7 h 12 min", refreshed by access.js, a warning in the last 15 minutes), with revoke and
+ * renew as plain same-origin forms so they work without script too. Renewal keeps the key and address:
+ * the tunnel carries on. An ended lease says when it ended and, revoked, by whom; it is listed under
+ * "Recently ended", never among the active devices (access.js moves a card that ends while open).
  */
 import type { GatewayGrant, LeaseState } from '../../../core/model.ts'
-import { formatDuration, formatTime } from './format.ts'
-import { Layout, Notice, ReasonList, type Viewer } from './layout.tsx'
+import { DenialNotice } from './denial-page.tsx'
+import { formatDuration, formatEndsIn } from './format.ts'
+import { Layout, Notice, Time, type Viewer } from './layout.tsx'
+import type { DenialAdvice } from './page-context.ts'
 
 export interface LeaseCardView {
   id: string
@@ -16,7 +20,10 @@ export interface LeaseCardView {
   state: LeaseState
   createdAt: number
   expiresAt: number
+  revokedAt: number | null
   revokedReason: string | null
+  /** Who revoked it, as the owner reads it ("you", "an administrator (root@example.com)"), if known. */
+  revokedBy: string | null
   stepUp: string | null
   /** When renewing first needs a fresh sign-in: where that starts. A link, not a form: the CSP's
    *  form-action 'self' rightly stops a form post from being redirected on to the IdP. */
@@ -27,18 +34,12 @@ export interface AccessPageProps {
   viewer: Viewer
   leases: LeaseCardView[]
   now: number
-  notice: { kind: 'ok' | 'warn' | 'bad'; text: string } | null
+  /** `endsAt`: the new expiry a renewal gave, said after the text. */
+  notice: { kind: 'ok' | 'warn' | 'bad'; text: string; endsAt?: number } | null
   /** The lease to offer renewing at once (back from a re-authentication). */
   renewId: string | null
   /** What the policy says about this session now. */
-  access:
-    | { allow: true; gateways: string[]; expiresAt: number }
-    | {
-        allow: false
-        code: string
-        reasons: Array<{ code: string; message: string }>
-        nextStep: string | null
-      }
+  access: { allow: true; gateways: string[]; expiresAt: number } | { allow: false; advice: DenialAdvice }
 }
 
 export function AccessPage(props: AccessPageProps) {
@@ -54,33 +55,37 @@ export function AccessPage(props: AccessPageProps) {
     >
       <h1>My access</h1>
       <div id="session-notice" class="hidden" role="status" />
-      {props.notice && <Notice kind={props.notice.kind}>{props.notice.text}</Notice>}
+      {props.notice && (
+        <Notice kind={props.notice.kind}>
+          {props.notice.text}
+          {props.notice.endsAt !== undefined && (
+            <>
+              {' '}
+              Access now ends <Time at={props.notice.endsAt} /> (in{' '}
+              {formatDuration(props.notice.endsAt - props.now)}).
+            </>
+          )}
+        </Notice>
+      )}
       <section class="panel stack">
         <p>
           Signed in as <strong>{props.viewer.name}</strong>.
         </p>
         {props.access.allow ? (
           <p>
-            The policy allows you access through <strong>{props.access.gateways.join(', ')}</strong> until
-            about {formatTime(props.access.expiresAt)}.
+            The policy allows you access through <strong>{props.access.gateways.join(', ')}</strong>; a new
+            device would have it until about <Time at={props.access.expiresAt} />.
           </p>
         ) : (
-          <div>
-            <p>The policy does not give you access right now:</p>
-            <ReasonList reasons={props.access.reasons} />
-            {props.access.nextStep && (
-              <p>
-                <a class="button" href={props.access.nextStep}>
-                  Continue
-                </a>
-              </p>
-            )}
-          </div>
+          <DenialNotice advice={props.access.advice} />
         )}
         <div class="row">
-          <a class="button" href="/devices/new">
-            Set up a new device
-          </a>
+          {/* Never an action that ends in a refusal: while denied, the notice above holds the next step. */}
+          {props.access.allow && (
+            <a class="button" href="/devices/new">
+              Set up a new device
+            </a>
+          )}
           <button type="button" id="notify-button" class="secondary hidden">
             Warn me before access ends
           </button>
@@ -88,25 +93,26 @@ export function AccessPage(props: AccessPageProps) {
       </section>
 
       <h2>Active devices</h2>
-      {active.length === 0 ? (
-        <p class="muted">No device has access right now.</p>
-      ) : (
-        <ul class="lease-list">
-          {active.map((lease) => (
-            <LeaseCard lease={lease} now={props.now} highlight={props.renewId === lease.id} />
+      <p class={`muted${active.length === 0 ? '' : ' hidden'}`} id="no-active-leases">
+        No device has access right now.
+      </p>
+      <ul class="lease-list" id="active-leases">
+        {active.map((lease) => (
+          <LeaseCard lease={lease} now={props.now} highlight={props.renewId === lease.id} />
+        ))}
+      </ul>
+      <section
+        id="ended-section"
+        class={ended.length === 0 ? 'hidden' : undefined}
+        aria-labelledby="ended-title"
+      >
+        <h2 id="ended-title">Recently ended</h2>
+        <ul class="lease-list" id="ended-leases">
+          {ended.map((lease) => (
+            <LeaseCard lease={lease} now={props.now} highlight={false} />
           ))}
         </ul>
-      )}
-      {ended.length > 0 && (
-        <>
-          <h2>Recently ended</h2>
-          <ul class="lease-list">
-            {ended.map((lease) => (
-              <LeaseCard lease={lease} now={props.now} highlight={false} />
-            ))}
-          </ul>
-        </>
-      )}
+      </section>
     </Layout>
   )
 }
@@ -114,7 +120,6 @@ export function AccessPage(props: AccessPageProps) {
 function LeaseCard(props: { lease: LeaseCardView; now: number; highlight: boolean }) {
   const { lease } = props
   const title = lease.name ?? 'Unnamed device'
-  const remaining = lease.expiresAt - props.now
   return (
     <li
       class={`lease${lease.state === 'active' ? '' : ' ended'}`}
@@ -140,18 +145,19 @@ function LeaseCard(props: { lease: LeaseCardView; now: number; highlight: boolea
             ))}
           </ul>
         </dd>
-        <dt>Expires</dt>
+        <dt>{lease.state === 'active' ? 'Access' : 'Ended'}</dt>
         <dd>
-          {formatTime(lease.expiresAt)}
-          {lease.state === 'active' && (
+          {lease.state === 'active' ? (
             <>
-              {' '}
-              (
               <span class="countdown" data-expires={new Date(lease.expiresAt).toISOString()}>
-                ends in {formatDuration(remaining)}
+                {formatEndsIn(lease.expiresAt, props.now)}
+              </span>{' '}
+              <span class="muted small">
+                (<Time at={lease.expiresAt} />)
               </span>
-              )
             </>
+          ) : (
+            <Time at={lease.state === 'revoked' ? lease.revokedAt : lease.expiresAt} />
           )}
         </dd>
         <dt>Public key</dt>
@@ -164,11 +170,18 @@ function LeaseCard(props: { lease: LeaseCardView; now: number; highlight: boolea
         )}
       </dl>
       <p class={`notice bad${lease.state === 'active' ? ' hidden' : ''}`} data-ended-message>
-        {lease.state === 'revoked'
-          ? `This access was ${lease.revokedReason ?? 'revoked'}.`
-          : lease.state === 'expired'
-            ? 'This access has expired.'
-            : ''}
+        {lease.state === 'revoked' ? (
+          <>
+            Revoked <Time at={lease.revokedAt} />{' '}
+            {lease.revokedBy === null ? `(${lease.revokedReason ?? 'revoked'})` : `by ${lease.revokedBy}`}.
+          </>
+        ) : lease.state === 'expired' ? (
+          <>
+            Expired <Time at={lease.expiresAt} />.
+          </>
+        ) : (
+          ''
+        )}
       </p>
       {lease.state === 'active' && (
         <div class="actions">
@@ -178,17 +191,17 @@ function LeaseCard(props: { lease: LeaseCardView; now: number; highlight: boolea
           {lease.renewSignInUrl === null ? (
             <form method="post" action={`/leases/${encodeURIComponent(lease.id)}/renew`}>
               <button type="submit" autofocus={props.highlight}>
-                Renew
+                Renew<span class="sr-only"> {title}</span>
               </button>
             </form>
           ) : (
             <a class="button" href={lease.renewSignInUrl}>
-              Sign in again and renew
+              Sign in again and renew<span class="sr-only"> {title}</span>
             </a>
           )}
           <form method="post" action={`/leases/${encodeURIComponent(lease.id)}/revoke`}>
             <button type="submit" class="danger">
-              Revoke
+              Revoke<span class="sr-only"> {title}</span>
             </button>
           </form>
         </div>

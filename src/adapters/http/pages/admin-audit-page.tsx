@@ -1,16 +1,18 @@
 /**
- * Admin console: the audit log, newest first, filtered by event type and identity, paged with a cursor
- * (the last event's id, as the store pages), and exportable as JSON lines through the admin API.
+ * Admin console: the audit log, newest first, filtered by the start of an event type (`lease.` for every
+ * lease event) and by a person (an email: events about them or done by them; or an identity id), paged
+ * with a cursor (the last event's id, as the store pages), and exportable as JSON lines through the admin
+ * API with the same filters. On a narrow screen each event is a card.
  */
 import type { AuditEvent } from '../../../core/model.ts'
 import { AdminTabs } from './admin-tabs.tsx'
-import { formatTime } from './format.ts'
-import { Layout, type Viewer } from './layout.tsx'
+import { Layout, Time, type Viewer } from './layout.tsx'
 
 export interface AdminAuditPageProps {
   viewer: Viewer
   events: AuditEvent[]
-  filter: { type: string; identity: string }
+  /** `type`: the start of an event type; `who`: an email or an identity id. */
+  filter: { type: string; who: string }
   /** The cursor of the next (older) page, or null on the last page. */
   next: string | null
   exportUrl: string
@@ -29,12 +31,28 @@ export function AdminAuditPage(props: AdminAuditPageProps) {
       <AdminTabs current="audit" />
       <form method="get" action="/admin/audit" class="filters">
         <div>
-          <label for="f-type">Event type</label>
-          <input type="search" id="f-type" name="type" value={filter.type} placeholder="e.g. lease.revoked" />
+          <label for="f-type">Event type starts with</label>
+          <input
+            type="search"
+            id="f-type"
+            name="type"
+            value={filter.type}
+            placeholder="e.g. lease. or login.failed"
+            autocapitalize="off"
+            spellcheck={false}
+          />
         </div>
         <div>
-          <label for="f-identity">Identity id</label>
-          <input type="search" id="f-identity" name="identity" value={filter.identity} />
+          <label for="f-who">Person (email or identity id)</label>
+          <input
+            type="search"
+            id="f-who"
+            name="who"
+            value={filter.who}
+            placeholder="e.g. alice@example.com"
+            autocapitalize="off"
+            spellcheck={false}
+          />
         </div>
         <button type="submit" class="secondary">
           Filter
@@ -43,35 +61,39 @@ export function AdminAuditPage(props: AdminAuditPageProps) {
           Export JSON lines
         </a>
       </form>
-      <div class="table-wrap">
-        <table id="audit">
-          <thead>
-            <tr>
-              <th scope="col">Time</th>
-              <th scope="col">Event</th>
-              <th scope="col">Actor</th>
-              <th scope="col">Details</th>
+      <table id="audit" class="cards">
+        <thead>
+          <tr>
+            <th scope="col">Time</th>
+            <th scope="col">Event</th>
+            <th scope="col">Actor</th>
+            <th scope="col">Details</th>
+          </tr>
+        </thead>
+        <tbody>
+          {props.events.map((e) => (
+            <tr data-event-id={e.id}>
+              <td data-label="Time" class="small">
+                <Time at={e.at} />
+              </td>
+              <td data-label="Event" class="mono small">
+                {e.type}
+              </td>
+              <td data-label="Actor" class="small">
+                {e.actor ?? '—'}
+              </td>
+              <td data-label="Details" class="mono small">
+                {e.leaseId && <div>lease {e.leaseId}</div>}
+                {e.gatewayId && <div>gateway {e.gatewayId}</div>}
+                <div>{summarize(e.data)}</div>
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {props.events.map((e) => (
-              <tr data-event-id={e.id}>
-                <td class="small">{formatTime(e.at)}</td>
-                <td class="mono small">{e.type}</td>
-                <td class="small">{e.actor ?? '—'}</td>
-                <td class="mono small">
-                  {e.leaseId && <div>lease {e.leaseId}</div>}
-                  {e.gatewayId && <div>gateway {e.gatewayId}</div>}
-                  <div>{summarize(e.data)}</div>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+          ))}
+        </tbody>
+      </table>
       {props.events.length === 0 && <p class="muted">No events match.</p>}
       <div class="pager">
-        {filter.type !== '' || filter.identity !== '' ? <a href="/admin/audit">Clear filters</a> : null}
+        {filter.type !== '' || filter.who !== '' ? <a href="/admin/audit">Clear filters</a> : null}
         {props.next && <a href={`/admin/audit?${nextQuery.toString()}`}>Older events →</a>}
       </div>
     </Layout>

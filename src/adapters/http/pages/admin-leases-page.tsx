@@ -1,11 +1,11 @@
 /**
  * Admin console: every lease, filtered by user, gateway and state, each active one revocable. The filter
- * is a GET form (bookmarkable); revocation is a same-origin POST.
+ * is a GET form (bookmarkable); revocation is a same-origin POST. On a narrow screen each row is a card.
  */
 import type { GatewayGrant, LeaseState } from '../../../core/model.ts'
 import { AdminTabs } from './admin-tabs.tsx'
-import { formatTime } from './format.ts'
-import { Layout, Notice, type Viewer } from './layout.tsx'
+import { formatEndsIn } from './format.ts'
+import { Layout, Notice, Time, type Viewer } from './layout.tsx'
 
 export interface AdminLeaseRow {
   id: string
@@ -17,6 +17,7 @@ export interface AdminLeaseRow {
   state: LeaseState
   createdAt: number
   expiresAt: number
+  revokedAt: number | null
   revokedReason: string | null
   verdict: string
   stepUp: string | null
@@ -29,6 +30,7 @@ export interface AdminLeasesPageProps {
   gatewayNames: string[]
   notice: string | null
   truncated: boolean
+  now: number
 }
 
 export function AdminLeasesPage(props: AdminLeasesPageProps) {
@@ -75,63 +77,72 @@ export function AdminLeasesPage(props: AdminLeasesPageProps) {
         {props.rows.length} lease{props.rows.length === 1 ? '' : 's'}
         {props.truncated && ' (the newest shown; narrow the filter for more)'}
       </p>
-      <div class="table-wrap">
-        <table id="leases">
-          <thead>
-            <tr>
-              <th scope="col">User / device</th>
-              <th scope="col">Address</th>
-              <th scope="col">Gateways</th>
-              <th scope="col">State</th>
-              <th scope="col">Expires</th>
-              <th scope="col">Sign-in</th>
-              <th scope="col">
-                <span class="sr-only">Actions</span>
-              </th>
+      <table id="leases" class="cards">
+        <thead>
+          <tr>
+            <th scope="col">User / device</th>
+            <th scope="col">Address</th>
+            <th scope="col">Gateways</th>
+            <th scope="col">State</th>
+            <th scope="col">Expires</th>
+            <th scope="col">Sign-in</th>
+            <th scope="col">
+              <span class="sr-only">Actions</span>
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {props.rows.map((row) => (
+            <tr data-lease-id={row.id}>
+              <td data-label="User / device">
+                <a href={`/admin/audit?who=${encodeURIComponent(row.user)}`}>{row.user}</a>
+                <br />
+                <span class="muted small">{row.name ?? 'unnamed device'}</span>
+              </td>
+              <td data-label="Address" class="mono small">
+                {row.addresses.join(', ')}
+              </td>
+              <td data-label="Gateways" class="small">
+                {row.gateways.map((g) => (
+                  <div>
+                    <strong>{g.gateway}</strong> <span class="mono">{g.routes.join(', ')}</span>
+                  </div>
+                ))}
+              </td>
+              <td data-label="State">
+                <span class={`state ${row.state}`}>{row.state}</span>
+                {row.revokedReason && <div class="muted small">{row.revokedReason}</div>}
+              </td>
+              <td data-label="Expires" class="small">
+                {row.state === 'active' && <div>{formatEndsIn(row.expiresAt, props.now)}</div>}
+                <Time
+                  at={row.state === 'revoked' && row.revokedAt !== null ? row.revokedAt : row.expiresAt}
+                />
+              </td>
+              <td data-label="Sign-in" class="small">
+                {row.verdict}
+                {row.stepUp && ` + ${row.stepUp}`}
+              </td>
+              <td data-label="Actions">
+                {row.state === 'active' && (
+                  <form
+                    method="post"
+                    action={`/admin/leases/${encodeURIComponent(row.id)}/revoke${query ? `?${query}` : ''}`}
+                  >
+                    <button type="submit" class="danger">
+                      Revoke
+                      <span class="sr-only">
+                        {' '}
+                        {row.name ?? 'unnamed device'} of {row.user}
+                      </span>
+                    </button>
+                  </form>
+                )}
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {props.rows.map((row) => (
-              <tr data-lease-id={row.id}>
-                <td>
-                  <a href={`/admin/audit?identity=${encodeURIComponent(row.identityId)}`}>{row.user}</a>
-                  <br />
-                  <span class="muted small">{row.name ?? 'unnamed device'}</span>
-                </td>
-                <td class="mono small">{row.addresses.join(', ')}</td>
-                <td class="small">
-                  {row.gateways.map((g) => (
-                    <div>
-                      <strong>{g.gateway}</strong> <span class="mono">{g.routes.join(', ')}</span>
-                    </div>
-                  ))}
-                </td>
-                <td>
-                  <span class={`state ${row.state}`}>{row.state}</span>
-                  {row.revokedReason && <div class="muted small">{row.revokedReason}</div>}
-                </td>
-                <td class="small">{formatTime(row.expiresAt)}</td>
-                <td class="small">
-                  {row.verdict}
-                  {row.stepUp && ` + ${row.stepUp}`}
-                </td>
-                <td>
-                  {row.state === 'active' && (
-                    <form
-                      method="post"
-                      action={`/admin/leases/${encodeURIComponent(row.id)}/revoke${query ? `?${query}` : ''}`}
-                    >
-                      <button type="submit" class="danger">
-                        Revoke
-                      </button>
-                    </form>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+          ))}
+        </tbody>
+      </table>
     </Layout>
   )
 }

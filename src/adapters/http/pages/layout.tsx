@@ -1,16 +1,21 @@
 /**
- * The frame every portal page shares: head (stylesheet, deferred same-origin scripts: the CSP forbids
- * inline script), the top bar with navigation and sign-out, and the main landmark.
+ * The frame every portal page shares: head (stylesheet, icon, deferred same-origin scripts: the CSP
+ * forbids inline script), a skip link, the top bar with navigation and sign-out, and the main landmark;
+ * and the small pieces pages share (times, reasons, notices).
  */
 import type { Context } from 'hono'
 import { html } from 'hono/html'
 import type { Child, PropsWithChildren } from 'hono/jsx'
+import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { assetUrl } from '../static/static-assets.ts'
+import { formatTime, isoTime } from './format.ts'
 
 export interface Viewer {
   /** What to call the user: email, else subject. */
   name: string
   admin: boolean
+  /** Whether "New device" leads somewhere other than a refusal (page-context.ts's viewerOf). */
+  canAddDevice: boolean
 }
 
 export type Section = 'access' | 'device' | 'step-up' | 'admin' | 'sign-in'
@@ -37,14 +42,18 @@ export function Layout(props: PropsWithChildren<LayoutProps>) {
       <head>
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <meta name="referrer" content="no-referrer" />
+        <meta name="referrer" content="same-origin" />
         <title>{`${props.title} · Keygate`}</title>
         <link rel="stylesheet" href={assetUrl('portal.css')} />
-        {(props.scripts ?? []).map((name) => (
+        <link rel="icon" href={assetUrl('favicon.svg')} type="image/svg+xml" />
+        {['local-time.js', ...(props.scripts ?? [])].map((name) => (
           <script src={assetUrl(name)} defer />
         ))}
       </head>
       <body {...data}>
+        <a class="skip-link" href="#main">
+          Skip to content
+        </a>
         <header class="top">
           <a class="brand" href="/">
             Keygate
@@ -52,7 +61,7 @@ export function Layout(props: PropsWithChildren<LayoutProps>) {
           {props.viewer !== null && (
             <nav aria-label="Main">
               {link('access', '/', 'My access')}
-              {link('device', '/devices/new', 'New device')}
+              {props.viewer.canAddDevice && link('device', '/devices/new', 'New device')}
               {link('step-up', '/step-up', 'Second factor')}
               {props.viewer.admin && link('admin', '/admin', 'Admin')}
               <form method="post" action="/auth/logout">
@@ -63,18 +72,19 @@ export function Layout(props: PropsWithChildren<LayoutProps>) {
             </nav>
           )}
         </header>
-        <main id="main">{props.children}</main>
+        <main id="main" tabindex={-1}>
+          {props.children}
+        </main>
       </body>
     </html>
   )
 }
 
-/** Sends a page with its doctype. Pages for a signed-in user are never cached: they show live state. */
-export function renderPage(
-  c: Context,
-  page: Child,
-  status: 200 | 400 | 401 | 403 | 404 | 409 | 429 | 500 = 200,
-) {
+/**
+ * Sends a page with its doctype. Pages for a signed-in user are never cached: they show live state.
+ * An error page's status comes from the status table (errors.ts), never a literal of its own.
+ */
+export function renderPage(c: Context, page: Child, status: ContentfulStatusCode = 200) {
   c.header('Cache-Control', 'no-store')
   return c.html(html`<!doctype html>${page}`, status)
 }
@@ -97,5 +107,20 @@ export function Notice(props: PropsWithChildren<{ kind?: 'ok' | 'warn' | 'bad'; 
     <div class={`notice ${props.kind ?? ''}`} role={props.kind === 'bad' ? 'alert' : 'status'} id={props.id}>
       {props.children}
     </div>
+  )
+}
+
+/**
+ * An absolute time: UTC as the server writes it, the reader's local time once local-time.js has run,
+ * UTC on hover either way.
+ */
+export function Time(props: { at: number | string | null; id?: string }) {
+  const iso = isoTime(props.at)
+  if (iso === null) return <span id={props.id}>—</span>
+  const utc = formatTime(iso)
+  return (
+    <time datetime={iso} title={utc} data-local id={props.id}>
+      {utc}
+    </time>
   )
 }

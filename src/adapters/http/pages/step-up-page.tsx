@@ -23,9 +23,20 @@ function ReturnTo(props: { value: string }) {
   return <input type="hidden" name="returnTo" value={props.value} />
 }
 
+/** Asked for when only an admin-issued code lets this identity enrol its first factor. */
+function EnrolmentCodeField() {
+  return (
+    <div>
+      <label for="enrolment-code">Enrolment code from your administrator</label>
+      <input id="enrolment-code" name="enrolmentCode" autocomplete="off" required />
+    </div>
+  )
+}
+
 export function StepUpPage(props: StepUpPageProps) {
   const { status } = props
   const refusal = status.enrolRefusal
+  const canEnrol = refusal === null || status.codeWouldAllow
   return (
     <Layout
       title="Second factor"
@@ -39,7 +50,7 @@ export function StepUpPage(props: StepUpPageProps) {
       {props.current && (
         <Notice kind="ok">
           This session is verified with your{' '}
-          {props.current === 'webauthn' ? 'security key' : 'authenticator app'}.{' '}
+          {props.current.startsWith('webauthn') ? 'security key' : 'authenticator app'}.{' '}
           <a href={props.returnTo}>Continue</a>
         </Notice>
       )}
@@ -85,10 +96,12 @@ export function StepUpPage(props: StepUpPageProps) {
 
       <section class="panel stack">
         <h2>{status.factors.length === 0 ? 'Set up a second factor' : 'Add another second factor'}</h2>
-        {refusal === null ? (
+        {canEnrol ? (
           <>
+            {refusal !== null && <p>{refusal.message}</p>}
             <form method="post" action="/step-up/totp/enrol" class="stack">
               <ReturnTo value={props.returnTo} />
+              {refusal !== null && <EnrolmentCodeField />}
               <p>
                 An authenticator app (Google Authenticator, 1Password, Aegis, …) shows a new code every 30
                 seconds.
@@ -146,7 +159,11 @@ export interface TotpEnrolPageProps {
   factorId: string
   /** The otpauth:// URI as an SVG QR code, rendered by the server (the secret is the server's anyway). */
   qrSvg: string
+  /** The same otpauth:// URI as a link: on a phone the app is on this device, and a tap opens it. */
+  uri: string
   secret: string
+  /** The admin-issued enrolment code the user typed, carried to the confirmation (it is consumed there). */
+  enrolmentCode: string | null
   error: string | null
 }
 
@@ -158,7 +175,15 @@ export function TotpEnrolPage(props: TotpEnrolPageProps) {
       <section class="panel stack">
         <ol class="stack">
           <li>
-            <p>In your authenticator app, add an account and scan this code:</p>
+            <p class="phone-only">
+              <a class="button" href={props.uri} id="totp-open-app">
+                Open in your authenticator app
+              </a>
+            </p>
+            <p>
+              <span class="phone-only">Or, from another device: </span>in your authenticator app, add an
+              account and scan this code:
+            </p>
             <div class="qr" id="totp-qr">
               {raw(props.qrSvg)}
             </div>
@@ -173,6 +198,9 @@ export function TotpEnrolPage(props: TotpEnrolPageProps) {
             <form method="post" action="/step-up/totp/confirm" class="stack">
               <input type="hidden" name="returnTo" value={props.returnTo} />
               <input type="hidden" name="factorId" value={props.factorId} />
+              {props.enrolmentCode !== null && (
+                <input type="hidden" name="enrolmentCode" value={props.enrolmentCode} />
+              )}
               <label for="totp-code">Enter the 6-digit code the app shows</label>
               <input
                 id="totp-code"

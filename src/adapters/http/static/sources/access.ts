@@ -1,15 +1,18 @@
 /**
- * The "my access" page: live countdowns to each lease's expiry (a warning in the last 15 minutes, and a
- * browser notification then if the user allowed it), and a light poll of the user's leases so a lease
- * revoked elsewhere (by an admin, from another device) shows as ended without a reload.
+ * The "my access" page: how long each lease has left, kept current (a warning in the last 15 minutes,
+ * and a browser notification then if the user allowed it), and a light poll of the user's leases so a
+ * lease revoked elsewhere (by an admin, from another device) shows as ended, when and by whom, and moves
+ * from "Active devices" to "Recently ended" without a reload.
  */
-import { formatRemaining, isWarning } from './countdown.ts'
+import { formatEndsIn, isWarning } from './countdown.ts'
 import { $, api, show } from './dom.ts'
+import { localTime } from './local-time.ts'
 
 interface LeaseView {
   id: string
   state: 'active' | 'revoked' | 'expired'
   expiresAt: string
+  revokedAt: string | null
   revokedReason: string | null
 }
 
@@ -29,15 +32,15 @@ function tick(): void {
   for (const card of leaseCards()) {
     const timer = $('[data-expires]', card)
     if (timer === null || card.dataset.state !== 'active') continue
-    const remaining = Date.parse(timer.dataset.expires ?? '') - now()
+    const expiresAt = Date.parse(timer.dataset.expires ?? '')
+    const remaining = expiresAt - now()
     if (remaining <= 0) {
       markEnded(card, 'expired', 'This access has expired. Create a new configuration to connect again.')
       continue
     }
     const warning = isWarning(remaining)
-    timer.textContent = warning
-      ? `ends in ${formatRemaining(remaining)}. Renew now to keep the tunnel.`
-      : `ends in ${formatRemaining(remaining)}`
+    const endsIn = formatEndsIn(expiresAt, now())
+    timer.textContent = warning ? `${endsIn}. Renew now to keep the tunnel.` : endsIn
     timer.classList.toggle('warning', warning)
     if (warning) notifyOnce(card)
   }
@@ -73,6 +76,29 @@ function markEnded(card: HTMLElement, state: string, message: string): void {
     show(ended)
   }
   $('.actions', card)?.remove()
+  // An ended device is no longer an active one.
+  const endedList = $('#ended-leases')
+  if (endedList !== null && card.parentElement !== endedList) {
+    endedList.prepend(card)
+    show($('#ended-section'))
+    const active = $('#active-leases')
+    show($('#no-active-leases'), active !== null && active.children.length === 0)
+  }
+}
+
+/** "Revoked 2 Dec 2026, 15:05 CET by an administrator." in the reader's zone. */
+function revokedMessage(lease: LeaseView): string {
+  const when = lease.revokedAt === null ? 'just now' : (localTime(lease.revokedAt) ?? 'just now')
+  const reason = lease.revokedReason ?? ''
+  const by =
+    reason === 'revoked by its owner'
+      ? ' by you'
+      : reason.startsWith('revoked ')
+        ? ` ${reason.slice('revoked '.length)}`
+        : reason === ''
+          ? ''
+          : ` (${reason})`
+  return `Revoked ${when}${by}.`
 }
 
 async function poll(): Promise<void> {
@@ -86,10 +112,7 @@ async function poll(): Promise<void> {
         if (lease !== undefined && timer !== null) timer.dataset.expires = lease.expiresAt
         continue
       }
-      const why =
-        lease.state === 'revoked'
-          ? `This access was ${lease.revokedReason ?? 'revoked'}.`
-          : 'This access has expired.'
+      const why = lease.state === 'revoked' ? revokedMessage(lease) : 'This access has expired.'
       markEnded(card, lease.state, why)
     }
   } catch (error) {

@@ -4,8 +4,9 @@
  * Nothing derived from the private key is sent anywhere; the tests record every request to prove it.
  */
 import QRCode from 'qrcode'
+import { deviceFileName } from '../../../../core/peers/device-name.ts'
 import { fillPrivateKey } from '../../../../core/peers/wg-config.ts'
-import { formatRemaining } from './countdown.ts'
+import { formatEndsIn } from './countdown.ts'
 import { $, api, isApiError, show, showError } from './dom.ts'
 import { generateKeyPair } from './keygen.ts'
 
@@ -15,21 +16,18 @@ interface IssuedPeer {
   addresses: string[]
   expiresAt: string
   gateways: Array<{ name: string; endpoint: string; routes: string[]; enrolled: boolean }>
+  pendingGateways?: string[]
   config: string
 }
+
+/** What the user typed survives a sign-in elsewhere (an old tab after sign-out): kept for this tab only. */
+const DRAFT_KEY = 'keygate.device-name'
+/** Set while a private key exists in this page that was not downloaded: leaving would lose it. */
+let unsavedKey = false
 
 const form = $('#device-form') as HTMLFormElement | null
 const errorBox = $('#device-error')
 const status = $('#device-status')
-
-/** A file name wg-quick accepts as an interface name: at most 15 of [a-zA-Z0-9_=+.-]. */
-export function confFileName(deviceName: string): string {
-  const base = deviceName
-    .replace(/[^a-zA-Z0-9_=+.-]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 15)
-  return `${base || 'keygate'}.conf`
-}
 
 function setStatus(text: string): void {
   if (status !== null) status.textContent = text
@@ -53,6 +51,8 @@ async function create(event: SubmitEvent): Promise<void> {
       name: name || undefined,
     })
     const config = fillPrivateKey(issued.config, keys.privateKey)
+    unsavedKey = true
+    sessionStorage.removeItem(DRAFT_KEY)
     await showResult(issued, config, name, keys.method)
     setStatus('')
     form.classList.add('hidden')
@@ -62,8 +62,10 @@ async function create(event: SubmitEvent): Promise<void> {
       location.assign(`/step-up?returnTo=${encodeURIComponent('/devices/new')}`)
       return
     }
+    // Signed out (or the sign-in is too old) since this page loaded: keep what was typed, offer a link.
     if (isApiError(error) && error.status === 401) {
-      location.assign('/?returnTo=%2Fdevices%2Fnew')
+      sessionStorage.setItem(DRAFT_KEY, name)
+      showSignInAgain(error.code === 'UNAUTHENTICATED' ? 'You are signed out.' : error.message)
       return
     }
     showError(errorBox, error)
@@ -83,7 +85,8 @@ async function showResult(issued: IssuedPeer, config: string, name: string, meth
   download?.addEventListener('click', () => {
     const link = document.createElement('a')
     link.href = fileUrl
-    link.download = confFileName(name)
+    link.download = deviceFileName(name, issued.id)
+    unsavedKey = false
     document.body.append(link)
     link.click()
     link.remove()
@@ -93,13 +96,12 @@ async function showResult(issued: IssuedPeer, config: string, name: string, meth
     await QRCode.toCanvas(canvas, config, { errorCorrectionLevel: 'M', margin: 2, scale: 4 })
   const summary = $('#lease-summary', result)
   if (summary !== null) {
-    const remaining = Date.parse(issued.expiresAt) - Date.now()
     const gateways = issued.gateways
       .map((g) => `${g.name} (${g.routes.join(', ') || 'no routes'})`)
       .join('; ')
-    summary.textContent = `Address ${issued.addresses.join(', ')}. Gateways: ${gateways || 'none'}. Access ends in ${formatRemaining(remaining)}.`
+    summary.textContent = `Address ${issued.addresses.join(', ')}. Gateways: ${gateways || 'none'}. Access ${formatEndsIn(Date.parse(issued.expiresAt), Date.now())}.`
   }
-  const notEnrolled = issued.gateways.filter((g) => !g.enrolled).map((g) => g.name)
+  const notEnrolled = issued.pendingGateways ?? issued.gateways.filter((g) => !g.enrolled).map((g) => g.name)
   const pending = $('#gateways-pending', result)
   if (pending !== null && notEnrolled.length > 0) {
     pending.textContent = `Not yet online: ${notEnrolled.join(', ')}. Their entries will be missing from this file; create a new one once they are up.`
@@ -111,4 +113,33 @@ async function showResult(issued: IssuedPeer, config: string, name: string, meth
   $('h2', result)?.focus()
 }
 
+function showSignInAgain(message: string): void {
+  if (errorBox === null) return
+  const p = document.createElement('p')
+  p.textContent = `${message} Sign in again, then come back: the name you typed is kept.`
+  const link = document.createElement('a')
+  link.className = 'button'
+  link.href = '/?returnTo=%2Fdevices%2Fnew'
+  link.id = 'device-sign-in'
+  link.textContent = 'Sign in again'
+  errorBox.replaceChildren(p, link)
+  errorBox.className = 'notice bad'
+  show(errorBox)
+  errorBox.focus()
+}
+
+function restoreDraft(): void {
+  const input = form?.querySelector<HTMLInputElement>('input[name="name"]')
+  const draft = sessionStorage.getItem(DRAFT_KEY)
+  if (input && draft !== null && input.value === '') input.value = draft
+}
+
+// The private key lives only in this page until it is downloaded (or scanned): warn before losing it.
+window.addEventListener('beforeunload', (event) => {
+  if (!unsavedKey) return
+  event.preventDefault()
+  event.returnValue = ''
+})
+
+restoreDraft()
 form?.addEventListener('submit', (event) => void create(event as SubmitEvent))

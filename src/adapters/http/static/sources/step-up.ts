@@ -8,6 +8,8 @@ import { $, api, showError } from './dom.ts'
 
 const errorBox = $('#webauthn-error')
 const returnTo = document.body.dataset.returnTo ?? '/'
+/** Present when only an admin-issued code lets this user enrol a first factor. */
+const enrolmentCode = () => ($('#enrolment-code') as HTMLInputElement | null)?.value ?? undefined
 
 async function run(button: HTMLButtonElement, ceremony: () => Promise<{ next: string }>): Promise<void> {
   button.disabled = true
@@ -34,11 +36,16 @@ register?.addEventListener(
       const optionsJSON = await api<Parameters<typeof startRegistration>[0]['optionsJSON']>(
         'POST',
         '/step-up/webauthn/register/options',
-        {},
+        { enrolmentCode: enrolmentCode() },
       )
       const response = await startRegistration({ optionsJSON })
       const label = ($('#webauthn-label') as HTMLInputElement | null)?.value ?? ''
-      return api('POST', '/step-up/webauthn/register/verify', { response, label, returnTo })
+      return api('POST', '/step-up/webauthn/register/verify', {
+        response,
+        label,
+        returnTo,
+        enrolmentCode: enrolmentCode(),
+      })
     }),
 )
 

@@ -1,0 +1,86 @@
+/**
+ * The agent's packet filter through the `nft` tool (Debian's `nftables`): one table per WireGuard interface,
+ * written with one `nft -f -` process per change, the script on stdin. nft runs a file as one transaction,
+ * so a change applies whole or not at all; a failed change leaves the previous table in force.
+ *
+ * Also the "off" filter for an agent started with enforcement turned off, and the probe the agent runs at
+ * start so that it can refuse to add peers, in one line, when nftables cannot be programmed.
+ */
+import { execFile } from 'node:child_process'
+import { KeygateError } from '../../core/errors.ts'
+import {
+  type FilterChange,
+  type FilterSpec,
+  filterTableName,
+  type PacketFilter,
+  renderFilterChange,
+  renderFilterTable,
+} from '../../core/sync/packet-filter.ts'
+
+export interface NftOptions {
+  nftPath?: string
+  /** Prefix for running nft elsewhere, e.g. ['ip', 'netns', 'exec', 'ns1'] in tests. */
+  commandPrefix?: string[]
+}
+
+function run(command: string[], input: string | null): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const [file, ...args] = command
+    const child = execFile(file!, args, { maxBuffer: 256 * 1024 * 1024 }, (error, stdout, stderr) => {
+      if (error === null) return resolve(stdout)
+      const firstLine = (stderr.trim() || error.message).split('\n')[0] ?? ''
+      reject(new Error(`${args.filter((a) => a !== '-').join(' ') || file}: ${firstLine}`))
+    })
+    child.stdin?.on('error', () => {}) // nft may exit before reading everything; the exit code tells why
+    child.stdin?.end(input ?? undefined)
+  })
+}
+
+export interface NftPacketFilter extends PacketFilter {
+  /** The agent's table, listed by nft (for tests and `doctor`-style checks). */
+  list(): Promise<string>
+}
+
+export function createNftPacketFilter(iface: string, options: NftOptions = {}): NftPacketFilter {
+  const nft = [...(options.commandPrefix ?? []), options.nftPath ?? 'nft']
+  return {
+    enforcement: 'nftables',
+    async replace(spec: FilterSpec) {
+      await run([...nft, '-f', '-'], renderFilterTable(spec))
+    },
+    async apply(change: FilterChange) {
+      const script = renderFilterChange(iface, change)
+      if (script !== '') await run([...nft, '-f', '-'], script)
+    },
+    list() {
+      return run([...nft, 'list', 'table', 'inet', filterTableName(iface)], null)
+    },
+  }
+}
+
+/**
+ * Fails with PACKET_FILTER_UNAVAILABLE, one line saying why, when the table cannot be written (nft missing,
+ * no CAP_NET_ADMIN, a kernel without nf_tables or concatenated interval sets). Writing the real table with
+ * no pairs is the probe: anything less could pass where the real write fails.
+ */
+export async function programOrRefuse(filter: PacketFilter, spec: FilterSpec): Promise<void> {
+  try {
+    await filter.replace(spec)
+  } catch (error) {
+    throw new KeygateError(
+      'PACKET_FILTER_UNAVAILABLE',
+      `cannot program the packet filter (${error instanceof Error ? error.message : String(error)}); ` +
+        'install nftables and run as root, or start with --no-packet-filter to run without enforcement',
+      { cause: error },
+    )
+  }
+}
+
+/** Enforcement turned off by the operator: every write is a no-op, and status says "off". */
+export function createDisabledPacketFilter(): PacketFilter {
+  return {
+    enforcement: 'off',
+    async replace() {},
+    async apply() {},
+  }
+}
