@@ -122,7 +122,13 @@ describe('keygate up --config-only', () => {
     expect(updated).toContain('Endpoint = 198.18.0.2:51820')
     expect(updated).toContain(`PrivateKey = ${privateKey}`)
     expect(updated.match(/^Address = .*$/m)?.[0]).toBe(written.match(/^Address = .*$/m)?.[0])
-    expect(up.err.join('\n')).toContain('Peers updated: gw-a, gw-b')
+    // The client writes the file, then says so: its stderr reaches this process after the file does.
+    // Joined without separators: a chunk boundary inside the line must not hide it.
+    await until(
+      'the peers-updated line',
+      () => up.err.join('').includes('Peers updated: gw-a, gw-b') || null,
+      10_000,
+    )
 
     const down = keygate(['down'], stateDir)
     expect(await down.exited).toBe(0)
