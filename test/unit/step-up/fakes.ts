@@ -128,14 +128,28 @@ export interface FakeWebAuthnResponse {
   counter?: number
 }
 
-export function createFakeWebAuthn(): WebAuthnVerifier & { lastChallenge: string | null } {
+export function createFakeWebAuthn(): WebAuthnVerifier & {
+  lastChallenge: string | null
+  /** What the last options call was given: the user (registration) and the credentials it names. */
+  lastOptions: { user: unknown; credentials: readonly WebAuthnCredentialRecord[] } | null
+  /** How many responses reached the verifier. */
+  verifications: number
+} {
   const fake = {
     lastChallenge: null as string | null,
-    async registrationOptions(_user: unknown, _existing: unknown, challenge: Uint8Array) {
+    lastOptions: null as { user: unknown; credentials: readonly WebAuthnCredentialRecord[] } | null,
+    verifications: 0,
+    async registrationOptions(
+      user: unknown,
+      existing: readonly WebAuthnCredentialRecord[],
+      challenge: Uint8Array,
+    ) {
       fake.lastChallenge = base64Url(challenge)
+      fake.lastOptions = { user, credentials: existing }
       return { challenge: fake.lastChallenge }
     },
     async verifyRegistration(response: unknown, expectedChallenge: (c: string) => Promise<boolean>) {
+      fake.verifications++
       const r = response as FakeWebAuthnResponse
       if (!(await expectedChallenge(r.challenge)) || r.valid === false) return null
       return {
@@ -147,8 +161,9 @@ export function createFakeWebAuthn(): WebAuthnVerifier & { lastChallenge: string
         attestationTrusted: r.attestationTrusted ?? false,
       }
     },
-    async authenticationOptions(_credentials: unknown, challenge: Uint8Array) {
+    async authenticationOptions(credentials: readonly WebAuthnCredentialRecord[], challenge: Uint8Array) {
       fake.lastChallenge = base64Url(challenge)
+      fake.lastOptions = { user: null, credentials }
       return { challenge: fake.lastChallenge }
     },
     async verifyAuthentication(
@@ -156,6 +171,7 @@ export function createFakeWebAuthn(): WebAuthnVerifier & { lastChallenge: string
       _credential: WebAuthnCredentialRecord,
       expectedChallenge: (c: string) => Promise<boolean>,
     ) {
+      fake.verifications++
       const r = response as FakeWebAuthnResponse
       if (!(await expectedChallenge(r.challenge)) || r.valid === false) return null
       return { newCounter: r.counter ?? 0 }
@@ -170,6 +186,10 @@ function base64Url(bytes: Uint8Array): string {
 
 export interface FakeDeps extends StepUpDeps {
   audit: NewAuditEvent[]
+  /** The time each audit event was appended at, in the order of `audit`. */
+  auditAt: number[]
+  /** What the use cases logged. */
+  logs: { level: string; event: string; fields: unknown }[]
   now: { ms: number }
   factors: ReturnType<typeof createMemoryFactorStore>
   totp: ReturnType<typeof createFakeTotp>
@@ -178,15 +198,23 @@ export interface FakeDeps extends StepUpDeps {
 
 export function createFakeDeps(settings: Partial<StepUpSettings> = {}): FakeDeps {
   const audit: NewAuditEvent[] = []
+  const auditAt: number[] = []
+  const logs: FakeDeps['logs'] = []
+  const log = (level: string) => (event: string, fields?: unknown) => {
+    logs.push({ level, event, fields })
+  }
   const states = new Map<string, number>()
   const now = { ms: 1_800_000_000_000 }
   let counter = 0
   return {
     audit,
+    auditAt,
+    logs,
     now,
     store: {
-      async appendAudit(event) {
+      async appendAudit(event, at) {
         audit.push(event)
+        auditAt.push(at)
       },
       async saveLoginState(key, expiresAt) {
         states.set(key, expiresAt)
@@ -199,7 +227,7 @@ export function createFakeDeps(settings: Partial<StepUpSettings> = {}): FakeDeps
     },
     clock: { now: () => now.ms },
     random: { bytes: (n) => new Uint8Array(n).map((_, i) => (counter++ + i) & 0xff) },
-    logger: { debug() {}, info() {}, warn() {}, error() {} },
+    logger: { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') },
     sealer: {
       seal: async (text) => `sealed:${typeof text === 'string' ? text : new TextDecoder().decode(text)}`,
       open: async (sealed) => new TextEncoder().encode(sealed.slice('sealed:'.length)),
