@@ -20,4 +20,13 @@ describe('attempt limit', () => {
     const decision = decideAttempt([45_000, 50_000, 90_000, 95_000], 100_000, limit)
     expect(decision).toEqual({ allowed: false, retryAfterMs: 10_000 })
   })
+  it('reads failure times in any order: the store need not sort them', () => {
+    expect(decideAttempt([95_000, 45_000, 90_000, 50_000], 100_000, limit)).toEqual({
+      allowed: false,
+      retryAfterMs: 10_000,
+    })
+  })
+  it('a failure exactly one window old no longer counts', () => {
+    expect(decideAttempt([40_000, 90_000, 95_000], 100_000, limit)).toEqual({ allowed: true, remaining: 1 })
+  })
 })

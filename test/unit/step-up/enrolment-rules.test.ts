@@ -46,6 +46,24 @@ describe('enrolment rules', () => {
     expect([allowed('code', fresh, false), allowed('code', single, true)]).toEqual([false, true])
     expect(allowed('password', single, false)).toBe(true)
   })
+  it('says in words what each rule needs, and how recent the sign-in must be', () => {
+    const single = { ...fresh, verdict: 'single' as const }
+    const message = (rule: FirstFactorRule) => enrolmentRefusal({ ...base, rule, auth: single }, now)?.message
+    expect(message('idp-mfa')).toBe(
+      'Your first second factor must be set up in a sign-in with multi-factor authentication at your identity provider.',
+    )
+    expect(message('code')).toBe(
+      'Setting up your first second factor needs a one-time enrolment code from your administrator.',
+    )
+    expect(message('idp-mfa-or-code')).toBe(
+      'Setting up your first second factor needs a sign-in with multi-factor authentication at your identity provider, or a one-time enrolment code from your administrator.',
+    )
+    const old = { ...base, auth: { ...fresh, authTime: nowSeconds - 601 } }
+    expect(enrolmentRefusal(old, now)?.message).toBe(
+      'Adding a second factor needs a sign-in at your identity provider within the last 10 minutes. Sign in again, then add it.',
+    )
+    expect(enrolmentRefusal(old, now, 300)?.message).toMatch(/within the last 5 minutes\./)
+  })
   it('needs a step-up with an existing factor before adding another', () => {
     expect(enrolmentRefusal({ ...base, hasConfirmedFactor: true }, now)?.code).toBe('STEP_UP_REQUIRED')
     expect(

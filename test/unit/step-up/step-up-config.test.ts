@@ -62,13 +62,14 @@ describe('parseStepUpConfig', () => {
 
   it('refuses a value that is not an AAGUID, naming it', () => {
     const error = refusalOf({
-      KEYGATE_WEBAUTHN_HWK_AAGUIDS: `${AAGUID_A},not-an-aaguid,${AAGUID_A}x`,
+      KEYGATE_WEBAUTHN_HWK_AAGUIDS: `${AAGUID_A},not-an-aaguid,${AAGUID_A}x,x${AAGUID_B}`,
       KEYGATE_WEBAUTHN_ATTESTATION_ROOTS: CERT_1,
     })
     expect(error.message).toBe(
       'Invalid configuration:\n' +
         '  - KEYGATE_WEBAUTHN_HWK_AAGUIDS: "not-an-aaguid" is not an AAGUID\n' +
-        `  - KEYGATE_WEBAUTHN_HWK_AAGUIDS: "${AAGUID_A}x" is not an AAGUID`,
+        `  - KEYGATE_WEBAUTHN_HWK_AAGUIDS: "${AAGUID_A}x" is not an AAGUID\n` +
+        `  - KEYGATE_WEBAUTHN_HWK_AAGUIDS: "x${AAGUID_B}" is not an AAGUID`,
     )
   })
 

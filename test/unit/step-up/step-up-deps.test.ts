@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest'
 import {
   auditStepUp,
   base64Url,
+  DEFAULT_STEP_UP_SETTINGS,
   failStepUp,
   parseStepUp,
   randomStepUpId,
@@ -23,6 +24,17 @@ function recordReservations(deps: FakeDeps): unknown[][] {
   }
   return calls
 }
+
+describe('DEFAULT_STEP_UP_SETTINGS', () => {
+  it('names Keygate in the app, allows 5 failures in 15 minutes, and counts no key model as hardware', () => {
+    expect(DEFAULT_STEP_UP_SETTINGS).toEqual({
+      issuerName: 'Keygate',
+      attemptLimit: { maxFailures: 5, windowMs: 15 * 60_000 },
+      firstFactor: 'idp-mfa-or-code',
+      hwkAaguids: [],
+    })
+  })
+})
 
 describe('auditStepUp', () => {
   it('records the identity, the session’s email as actor, the live policy’s hash, the data and the time', async () => {

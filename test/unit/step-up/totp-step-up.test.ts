@@ -123,6 +123,21 @@ describe('beginTotpEnrolment', () => {
     expect((await deps.factors.listTotpFactors('identity-1')).map((f) => f.id)).toEqual([fresh.factorId])
   })
 
+  it('of two open enrolments, a reload continues the newer, whichever the store lists first', async () => {
+    const deps = createFakeDeps()
+    for (const [id, ago] of [
+      ['middle', 2000],
+      ['newest', 1000],
+      ['oldest', 3000],
+    ] as const) {
+      await deps.factors.createTotpFactor(
+        { id, identityId: 'identity-1', label: 'x', secretCiphertext: `sealed:${id}`, anchored: true },
+        deps.now.ms - ago,
+      )
+    }
+    expect((await beginTotpEnrolment(deps, sessionOf(deps))).factorId).toBe('newest')
+  })
+
   it('a new enrolment removes only abandoned enrolments: not confirmed factors, not another identity’s', async () => {
     const deps = createFakeDeps()
     const { factorId: confirmed } = await enrolled(deps)
@@ -227,6 +242,9 @@ describe('confirmTotpEnrolment', () => {
       ),
     )
     expect(error.code).toBe('AUTH_TOO_OLD')
+    expect(deps.audit.map((e) => [e.type, e.data])).toEqual([
+      ['step_up.enrol_refused', { method: 'totp', code: 'AUTH_TOO_OLD' }],
+    ])
     expect((await deps.factors.getTotpFactor(enrolment.factorId))?.confirmedAt).toBeNull()
     expect(deps.totp.checks).toBe(0)
   })
@@ -272,6 +290,7 @@ describe('confirmTotpEnrolment', () => {
     )
     expect(error.code).toBe('RATE_LIMITED')
     expect(deps.totp.checks).toBe(checks)
+    expect(deps.audit.at(-1)).toMatchObject({ type: 'step_up.rate_limited', data: { method: 'totp' } })
     expect((await deps.factors.getTotpFactor(enrolment.factorId))?.confirmedAt).toBeNull()
   })
 
@@ -299,6 +318,7 @@ describe('confirmTotpEnrolment', () => {
       'step_up.enrolled',
       'step_up.succeeded',
     ])
+    expect(deps.audit.at(-3)?.data).toEqual({ method: 'totp' })
   })
 
   it('a code consumed by a concurrent enrolment leaves this factor unconfirmed', async () => {
@@ -431,6 +451,18 @@ describe('verifyTotp', () => {
     expect(deps.audit.map((e) => [e.type, e.data])).toEqual([['step_up.failed', { method: 'totp', why }]])
     expect(deps.factors.attempts.size).toBe(1)
     expect(await deps.factors.getTotpFactor(factorId)).toEqual(before)
+  })
+
+  it('after five failures it refuses the right code too, audited, without checking it', async () => {
+    const deps = createFakeDeps()
+    const { secret } = await enrolled(deps)
+    deps.now.ms += 60_000
+    for (let i = 0; i < 5; i++) await refusal(verifyTotp(deps, sessionOf(deps), wrongCode(deps, secret)))
+    const checks = deps.totp.checks
+    const error = await refusal(verifyTotp(deps, sessionOf(deps), deps.totp.codeAt(secret, deps.now.ms)))
+    expect(error.code).toBe('RATE_LIMITED')
+    expect(deps.totp.checks).toBe(checks)
+    expect(deps.audit.at(-1)).toMatchObject({ type: 'step_up.rate_limited', data: { method: 'totp' } })
   })
 
   it('a code is accepted once; an older one after a newer one is a replay', async () => {

@@ -235,6 +235,9 @@ describe('verifyWebAuthnRegistration', () => {
     )
     expect(auth.stepUp).toBe('webauthn')
     expect(await deps.factors.hasEnrolmentCode(BOB, hashCode(code), deps.now.ms)).toBe(false)
+    expect(deps.audit.find((e) => e.type === 'step_up.enrolment_code_used')?.data).toEqual({
+      method: 'webauthn',
+    })
     // Without the code the registration would have been refused before the key was checked.
     await webauthnRegistrationOptions(
       deps,
@@ -246,6 +249,10 @@ describe('verifyWebAuthnRegistration', () => {
       (await refusal(verifyWebAuthnRegistration(deps, other, { id: 'z', challenge: 'x' }, 'k'))).code,
     ).toBe('ENROLMENT_CODE_REQUIRED')
     expect(deps.webauthn.verifications).toBe(verifications)
+    expect(deps.audit.at(-1)).toMatchObject({
+      type: 'step_up.enrol_refused',
+      data: { method: 'webauthn', code: 'ENROLMENT_CODE_REQUIRED' },
+    })
   })
 })
 
