@@ -161,6 +161,7 @@ export async function benchFilter(): Promise<Record<string, unknown>> {
             }
           }
         }
+        await filter.close()
         await gw.stop()
         // Each trial's table lives in the namespace: drop it so the next trial starts from nothing.
         await lab.exec(ns, ['nft', 'flush', 'ruleset'])

@@ -18,6 +18,8 @@ export interface MemoryPacketFilter extends PacketFilter {
   failWith: string | null
   /** How many writes have thrown, so a test can wait for a failure instead of sleeping. */
   failures: number
+  /** Whether close() was called (the agent closes its filter when it stops). */
+  closed: boolean
   has(source: string, destination: string): boolean
 }
 
@@ -29,6 +31,7 @@ export function createMemoryPacketFilter(): MemoryPacketFilter {
     writes: [],
     failWith: null,
     failures: 0,
+    closed: false,
     async replace(spec) {
       if (filter.failWith !== null) {
         filter.failures++
@@ -51,6 +54,9 @@ export function createMemoryPacketFilter(): MemoryPacketFilter {
       filter.writes.push({ kind: 'apply', change })
       for (const e of change.remove) elements.delete(elementKey(e))
       for (const e of change.add) elements.set(elementKey(e), e)
+    },
+    async close() {
+      filter.closed = true
     },
     has(source, destination) {
       return elements.has(`${source} . ${destination}`)

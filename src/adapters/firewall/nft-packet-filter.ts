@@ -1,7 +1,9 @@
 /**
- * The agent's packet filter through the `nft` tool (Debian's `nftables`): one table per WireGuard interface,
- * written with one `nft -f -` process per change, the script on stdin. nft runs a file as one transaction,
- * so a change applies whole or not at all; a failed change leaves the previous table in force.
+ * The agent's packet filter through the `nft` tool (Debian's `nftables`): one table per WireGuard interface.
+ * A whole table (start-up, reconcile) is written by one `nft -f -` process, the script on stdin; the
+ * changes between are lines to one long-lived `nft -i` process (nft-session.ts), which spares each change
+ * the cost of starting nft. Either way nft runs a write as one transaction, so it applies whole or not at
+ * all, and a failed write leaves the previous table in force.
  *
  * Also the "off" filter for an agent started with enforcement turned off, and the probe the agent runs at
  * start so that it can refuse to add peers, in one line, when nftables cannot be programmed.
@@ -16,6 +18,7 @@ import {
   renderFilterChange,
   renderFilterTable,
 } from '../../core/sync/packet-filter.ts'
+import { createNftSession } from './nft-session.ts'
 
 export interface NftOptions {
   nftPath?: string
@@ -43,14 +46,19 @@ export interface NftPacketFilter extends PacketFilter {
 
 export function createNftPacketFilter(iface: string, options: NftOptions = {}): NftPacketFilter {
   const nft = [...(options.commandPrefix ?? []), options.nftPath ?? 'nft']
+  const session = createNftSession(nft)
   return {
     enforcement: 'nftables',
     async replace(spec: FilterSpec) {
       await run([...nft, '-f', '-'], renderFilterTable(spec))
     },
     async apply(change: FilterChange) {
-      const script = renderFilterChange(iface, change)
-      if (script !== '') await run([...nft, '-f', '-'], script)
+      await session.run(renderFilterChange(iface, change)).catch((error: Error) => {
+        throw new Error(`nft: ${error.message}`)
+      })
+    },
+    close() {
+      return session.close()
     },
     list() {
       return run([...nft, 'list', 'table', 'inet', filterTableName(iface)], null)
@@ -82,5 +90,6 @@ export function createDisabledPacketFilter(): PacketFilter {
     enforcement: 'off',
     async replace() {},
     async apply() {},
+    async close() {},
   }
 }

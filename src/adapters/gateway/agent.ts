@@ -320,6 +320,7 @@ export async function runGatewayAgent(
       kick()
       await running
       while (inFlight.size > 0) await Promise.all(inFlight)
+      await filter.close()
       await state
         .saveCursor(machine.cursor())
         .catch((error: unknown) => logger.warn('gateway.cursor_save_failed', { error: message(error) }))

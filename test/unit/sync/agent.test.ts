@@ -228,8 +228,11 @@ describe('gateway agent', () => {
     broker.publish({ upserts: [a] })
     const first = await start(broker)
     await until(() => first.wg.peers.has(a.publicKey))
+    expect(first.filter.closed).toBe(false)
     await first.agent.stop()
     agents.splice(agents.indexOf(first.agent), 1)
+    // A stopped agent leaves no nft process behind (the table itself stays in force).
+    expect(first.filter.closed).toBe(true)
 
     // While the agent is down: someone adds a stray by hand; the broker moves on.
     const stray = generateKeyPair(random).publicKey
