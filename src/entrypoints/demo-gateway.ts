@@ -16,7 +16,7 @@
  * The enrollment token comes from the running broker through the local admin token it writes into its
  * data dir (local-admin.ts): nothing new can mint one, and only who can read the data dir can run this.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { access, readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { createNftPacketFilter } from '../adapters/firewall/nft-packet-filter.ts'
@@ -24,6 +24,7 @@ import { type GatewayAgent, runGatewayAgent } from '../adapters/gateway/agent.ts
 import { createMemoryAgentState } from '../adapters/gateway/agent-state.ts'
 import { checkBrokerUrl, createBrokerClients } from '../adapters/gateway/broker-client.ts'
 import { createNodeLogger } from '../adapters/runtime/node-logger.ts'
+import { mustRunCommand, runCommand } from '../adapters/runtime/run-command.ts'
 import { stopChild } from '../adapters/runtime/stop-child.ts'
 import { cryptoRandom, systemClock } from '../adapters/runtime/web-runtime.ts'
 import {
@@ -211,29 +212,29 @@ async function bringUp(
 ): Promise<DemoUp> {
   const { namespace: ns, iface } = plan
   const inNs = ['ip', 'netns', 'exec', ns]
-  if ((await run(['ip', 'netns', 'list'])).stdout.split('\n').some((l) => l.split(' ')[0] === ns)) {
+  if ((await runCommand(['ip', 'netns', 'list'])).stdout.split('\n').some((l) => l.split(' ')[0] === ns)) {
     throw new KeygateError(
       'INVALID_REQUEST',
       `namespace ${ns} exists already: a demo is running, or one was killed (remove it: ip netns del ${ns})`,
     )
   }
-  await must(['ip', 'netns', 'add', ns])
-  undo.push(() => must(['ip', 'netns', 'del', ns]))
-  await must(['ip', '-n', ns, 'link', 'set', 'lo', 'up'])
+  await mustRunCommand(['ip', 'netns', 'add', ns])
+  undo.push(() => mustRunCommand(['ip', 'netns', 'del', ns]))
+  await mustRunCommand(['ip', '-n', ns, 'link', 'set', 'lo', 'up'])
 
   // The interface is born here (so its UDP socket is this namespace's), then moved into the demo's.
   let backend: DemoUp['backend'] = 'kernel'
-  if ((await run(['ip', 'link', 'add', iface, 'type', 'wireguard'])).code !== 0) {
+  if ((await runCommand(['ip', 'link', 'add', iface, 'type', 'wireguard'])).code !== 0) {
     backend = 'wireguard-go'
     const child = await startWireGuardGo(iface)
     undo.push(() => stopChild(child))
   } else {
     // Deleting the namespace deletes a kernel interface in it; this covers a failure before the move.
-    undo.push(() => run(['ip', 'link', 'del', iface]))
+    undo.push(() => runCommand(['ip', 'link', 'del', iface]))
   }
-  await must(['ip', 'link', 'set', iface, 'netns', ns])
+  await mustRunCommand(['ip', 'link', 'set', iface, 'netns', ns])
 
-  await must(['ip', '-n', ns, 'addr', 'add', `${plan.service.address}/32`, 'dev', 'lo'])
+  await mustRunCommand(['ip', '-n', ns, 'addr', 'add', `${plan.service.address}/32`, 'dev', 'lo'])
   const service = await startService(inNs, plan.service.address)
   undo.push(() => stopChild(service))
 
@@ -258,12 +259,31 @@ async function bringUp(
   const addressV4 = credential?.addressV4 ?? null
   const addressV6 = credential?.addressV6 ?? null
   if (addressV4 !== null) {
-    await must(['ip', '-n', ns, 'addr', 'add', `${addressV4}/${plan.overlayPrefix.v4}`, 'dev', iface])
+    await mustRunCommand([
+      'ip',
+      '-n',
+      ns,
+      'addr',
+      'add',
+      `${addressV4}/${plan.overlayPrefix.v4}`,
+      'dev',
+      iface,
+    ])
   }
   if (addressV6 !== null && plan.overlayPrefix.v6 !== null) {
-    await must(['ip', '-n', ns, '-6', 'addr', 'add', `${addressV6}/${plan.overlayPrefix.v6}`, 'dev', iface])
+    await mustRunCommand([
+      'ip',
+      '-n',
+      ns,
+      '-6',
+      'addr',
+      'add',
+      `${addressV6}/${plan.overlayPrefix.v6}`,
+      'dev',
+      iface,
+    ])
   }
-  await must(['ip', '-n', ns, 'link', 'set', iface, 'up'])
+  await mustRunCommand(['ip', '-n', ns, 'link', 'set', iface, 'up'])
   return { backend, addressV4 }
 }
 
@@ -286,27 +306,6 @@ Next, on this machine:
 
 // ---- processes --------------------------------------------------------------------------------------
 
-interface RunResult {
-  code: number
-  stdout: string
-  stderr: string
-}
-
-function run(command: string[]): Promise<RunResult> {
-  const [file, ...args] = command
-  return new Promise((resolve) => {
-    execFile(file as string, args, { timeout: 30_000 }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout, stderr })
-    })
-  })
-}
-
-async function must(command: string[]): Promise<string> {
-  const result = await run(command)
-  if (result.code !== 0) throw new Error(`${command.join(' ')} failed: ${result.stderr.trim()}`)
-  return result.stdout
-}
-
 async function missingPrerequisites(): Promise<string[]> {
   const missing: string[] = []
   if (process.platform !== 'linux') return ['Linux']
@@ -316,14 +315,14 @@ async function missingPrerequisites(): Promise<string[]> {
     ['nft', '--version'],
     ['wg', '--version'],
   ] as const) {
-    if ((await run([tool, flag])).code !== 0) missing.push(tool)
+    if ((await runCommand([tool, flag])).code !== 0) missing.push(tool)
   }
   return missing
 }
 
 /** wireguard-go in the foreground as our child, once its UAPI socket answers; refuses when it is missing. */
 async function startWireGuardGo(iface: string): Promise<ChildProcess> {
-  if ((await run(['wireguard-go', '--version'])).code !== 0) {
+  if ((await runCommand(['wireguard-go', '--version'])).code !== 0) {
     throw new KeygateError(
       'INVALID_REQUEST',
       'no WireGuard kernel module here and no wireguard-go: install one (apt-get install wireguard-go)',

@@ -4,26 +4,18 @@
  * file in a fresh 0700 directory (keys never in argv, and syncconf changes only what differs, so a peer
  * update keeps the sessions of unchanged peers); given the lease's addresses and one route per allowed
  * prefix. `down` deletes the interface, which takes its addresses and routes with it, and stops the
- * wireguard-go it started. Every command is execFile with an argument list: never a shell.
+ * wireguard-go it started. Every command goes through run-command (an argument list, never a shell).
  */
-import { execFile, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TunnelDescription } from '../../core/device/tunnel.ts'
 import { fillPrivateKey, renderClientConfig, stripWgQuickFields } from '../../core/peers/wg-config.ts'
+import { mustRunCommand, runCommand } from '../runtime/run-command.ts'
 
 export const DEFAULT_CLIENT_INTERFACE = 'keygate0'
 const KEEPALIVE_SECONDS = 25
-
-function run(file: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(file, args, (error, stdout, stderr) => {
-      if (error) reject(new Error(`${file} ${args.slice(0, 4).join(' ')}: ${stderr.trim() || error.message}`))
-      else resolve(stdout)
-    })
-  })
-}
 
 /** The wg-quick text of a lease (for `--config-only`, and, stripped of wg-quick keys, for `wg syncconf`). */
 export function renderTunnelConfig(
@@ -66,10 +58,7 @@ export interface LinuxTunnel {
 }
 
 export async function interfaceExists(name: string): Promise<boolean> {
-  return run('ip', ['link', 'show', 'dev', name]).then(
-    () => true,
-    () => false,
-  )
+  return (await runCommand(['ip', 'link', 'show', 'dev', name])).code === 0
 }
 
 export async function createLinuxTunnel(
@@ -83,12 +72,9 @@ export async function createLinuxTunnel(
   let userspacePid: number | null = null
   const kernel =
     options.userspace !== 'always' &&
-    (await run('ip', ['link', 'add', 'dev', name, 'type', 'wireguard']).then(
-      () => true,
-      () => false,
-    ))
+    (await runCommand(['ip', 'link', 'add', 'dev', name, 'type', 'wireguard'])).code === 0
   if (!kernel) userspacePid = await startWireGuardGo(name)
-  await run('ip', ['link', 'set', 'dev', name, 'mtu', '1420'])
+  await mustRunCommand(['ip', 'link', 'set', 'dev', name, 'mtu', '1420'])
   const routes = new Set<string>()
   const addresses = new Set<string>()
 
@@ -103,32 +89,54 @@ export async function createLinuxTunnel(
           mode: 0o600,
           flag: 'wx',
         })
-        await run('wg', ['syncconf', name, file])
+        await mustRunCommand(['wg', 'syncconf', name, file])
       } finally {
         await rm(dir, { recursive: true, force: true })
       }
       for (const address of tunnel.addresses) {
         if (addresses.has(address)) continue
-        await run('ip', [address.includes(':') ? '-6' : '-4', 'address', 'add', address, 'dev', name])
+        await mustRunCommand([
+          'ip',
+          address.includes(':') ? '-6' : '-4',
+          'address',
+          'add',
+          address,
+          'dev',
+          name,
+        ])
         addresses.add(address)
       }
-      await run('ip', ['link', 'set', 'dev', name, 'up'])
+      await mustRunCommand(['ip', 'link', 'set', 'dev', name, 'up'])
       const wanted = new Set(tunnel.peers.flatMap((p) => p.allowedIps))
       for (const route of routes) {
         if (wanted.has(route)) continue
-        await run('ip', [route.includes(':') ? '-6' : '-4', 'route', 'del', route, 'dev', name]).catch(
-          () => {},
-        )
+        await mustRunCommand([
+          'ip',
+          route.includes(':') ? '-6' : '-4',
+          'route',
+          'del',
+          route,
+          'dev',
+          name,
+        ]).catch(() => {})
         routes.delete(route)
       }
       for (const route of wanted) {
         if (routes.has(route)) continue
-        await run('ip', [route.includes(':') ? '-6' : '-4', 'route', 'replace', route, 'dev', name])
+        await mustRunCommand([
+          'ip',
+          route.includes(':') ? '-6' : '-4',
+          'route',
+          'replace',
+          route,
+          'dev',
+          name,
+        ])
         routes.add(route)
       }
     },
     async stats() {
-      return parseDumpStats(await run('wg', ['show', name, 'dump']))
+      return parseDumpStats(await mustRunCommand(['wg', 'show', name, 'dump']))
     },
     async down() {
       await removeInterface(name, userspacePid)
@@ -138,7 +146,7 @@ export async function createLinuxTunnel(
 
 /** Deletes the interface (its addresses and routes go with it) and stops a wireguard-go we started. */
 export async function removeInterface(name: string, userspacePid: number | null): Promise<void> {
-  if (await interfaceExists(name)) await run('ip', ['link', 'del', 'dev', name])
+  if (await interfaceExists(name)) await mustRunCommand(['ip', 'link', 'del', 'dev', name])
   if (userspacePid !== null) {
     try {
       process.kill(userspacePid, 'SIGTERM')

@@ -8,7 +8,6 @@
  * Also the "off" filter for an agent started with enforcement turned off, and the probe the agent runs at
  * start so that it can refuse to add peers, in one line, when nftables cannot be programmed.
  */
-import { execFile } from 'node:child_process'
 import { KeygateError } from '../../core/errors.ts'
 import {
   type FilterChange,
@@ -18,25 +17,13 @@ import {
   renderFilterChange,
   renderFilterTable,
 } from '../../core/sync/packet-filter.ts'
+import { mustRunCommand } from '../runtime/run-command.ts'
 import { createNftSession } from './nft-session.ts'
 
 export interface NftOptions {
   nftPath?: string
   /** Prefix for running nft elsewhere, e.g. ['ip', 'netns', 'exec', 'ns1'] in tests. */
   commandPrefix?: string[]
-}
-
-function run(command: string[], input: string | null): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const [file, ...args] = command
-    const child = execFile(file!, args, { maxBuffer: 256 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (error === null) return resolve(stdout)
-      const firstLine = (stderr.trim() || error.message).split('\n')[0] ?? ''
-      reject(new Error(`${args.filter((a) => a !== '-').join(' ') || file}: ${firstLine}`))
-    })
-    child.stdin?.on('error', () => {}) // nft may exit before reading everything; the exit code tells why
-    child.stdin?.end(input ?? undefined)
-  })
 }
 
 export interface NftPacketFilter extends PacketFilter {
@@ -50,7 +37,7 @@ export function createNftPacketFilter(iface: string, options: NftOptions = {}): 
   return {
     enforcement: 'nftables',
     async replace(spec: FilterSpec) {
-      await run([...nft, '-f', '-'], renderFilterTable(spec))
+      await mustRunCommand([...nft, '-f', '-'], { input: renderFilterTable(spec) })
     },
     async apply(change: FilterChange) {
       await session.run(renderFilterChange(iface, change)).catch((error: Error) => {
@@ -61,7 +48,7 @@ export function createNftPacketFilter(iface: string, options: NftOptions = {}): 
       return session.close()
     },
     list() {
-      return run([...nft, 'list', 'table', 'inet', filterTableName(iface)], null)
+      return mustRunCommand([...nft, 'list', 'table', 'inet', filterTableName(iface)])
     },
   }
 }

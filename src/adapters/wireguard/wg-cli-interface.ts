@@ -8,13 +8,13 @@
  * Node's stdin pipes are socketpairs, which `wg` cannot fopen).
  * Reading is one `wg show IFACE dump`, used for reconcile and status, never on the write path.
  */
-import { execFile } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { canonicalCidr } from '../../core/peers/ip-syntax.ts'
 import { isWireGuardKey, parseWireGuardPublicKey } from '../../core/peers/keys.ts'
 import type { InterfacePeer, PeerDelta, WireGuardInterface } from '../../core/sync/peer-state.ts'
+import { mustRunCommand } from '../runtime/run-command.ts'
 
 export interface WgCliOptions {
   wgPath?: string
@@ -24,16 +24,6 @@ export interface WgCliOptions {
   tempDir?: string
   /** Prefix for running `wg` elsewhere, e.g. ['ip', 'netns', 'exec', 'ns1'] for a kernel interface in a namespace. */
   commandPrefix?: string[]
-}
-
-function run(command: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const [file, ...args] = command
-    execFile(file!, args, { maxBuffer: 512 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`${args.slice(0, 3).join(' ')}: ${stderr.trim() || error.message}`))
-      else resolve(stdout)
-    })
-  })
 }
 
 /** One `wg show IFACE dump`: the interface line, then one tab-separated line per peer. */
@@ -87,7 +77,7 @@ export function createWgCliInterface(name: string, options: WgCliOptions = {}): 
         args.push('allowed-ips', ips.join(','))
       })
       await Promise.all(writes)
-      await run([...wg, ...args])
+      await mustRunCommand([...wg, ...args])
     } finally {
       if (dir !== null) await rm(dir, { recursive: true, force: true })
     }
@@ -96,7 +86,7 @@ export function createWgCliInterface(name: string, options: WgCliOptions = {}): 
   return {
     name,
     async listPeers() {
-      return parseWgDump(await run([...wg, 'show', name, 'dump'])).peers
+      return parseWgDump(await mustRunCommand([...wg, 'show', name, 'dump'])).peers
     },
     async applyPeers(delta) {
       if (delta.set.length + delta.remove.length === 0) return
@@ -108,11 +98,11 @@ export function createWgCliInterface(name: string, options: WgCliOptions = {}): 
       }
     },
     async getPrivateKey() {
-      const out = (await run([...wg, 'show', name, 'private-key'])).trim()
+      const out = (await mustRunCommand([...wg, 'show', name, 'private-key'])).trim()
       return isWireGuardKey(out) ? out : null
     },
     async getPublicKey() {
-      const out = (await run([...wg, 'show', name, 'public-key'])).trim()
+      const out = (await mustRunCommand([...wg, 'show', name, 'public-key'])).trim()
       return isWireGuardKey(out) ? out : null
     },
     async setPrivateKey(privateKey) {
@@ -121,14 +111,14 @@ export function createWgCliInterface(name: string, options: WgCliOptions = {}): 
       try {
         const file = join(dir, 'private.key')
         await writeFile(file, `${privateKey}\n`, { mode: 0o600, flag: 'wx' })
-        await run([...wg, 'set', name, 'private-key', file])
+        await mustRunCommand([...wg, 'set', name, 'private-key', file])
       } finally {
         await rm(dir, { recursive: true, force: true })
       }
     },
     async setListenPort(port) {
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error('listen port out of range')
-      await run([...wg, 'set', name, 'listen-port', String(port)])
+      await mustRunCommand([...wg, 'set', name, 'listen-port', String(port)])
     },
   }
 }
