@@ -13,6 +13,7 @@
 import { sql } from 'drizzle-orm'
 import { KeygateError } from '../../core/errors.ts'
 import type { GatewayFeedPage, GatewayFeedRequest, PeerChange } from '../../core/ports.ts'
+import { integerArray, textArray } from './batch-arrays.ts'
 import { isoTime, jsonOf, numberOf, textOf, timeOf } from './row-values.ts'
 import type { Row, SqlRunner } from './sql-runner.ts'
 
@@ -101,12 +102,11 @@ export function createGatewayFeedStore(options: GatewayFeedStoreOptions) {
     now: number,
   ): Promise<Array<GatewayFeedPage | null>> {
     if (requests.length === 0) return []
-    const wanted = requests.map((r, i) => ({
-      i,
+    const wanted = requests.map((r) => ({
       gateway: r.gateway,
       // A cursor that is not a positive safe integer reads no entries: it gets a snapshot.
       since: Number.isSafeInteger(r.since) && r.since > 0 ? r.since : 0,
-      gateway_id: r.gatewayId ?? null,
+      gatewayId: r.gatewayId ?? null,
     }))
     const rows = await runner.rows(sql`
       SELECT q.i, f.version AS head, f.floor_version AS floor,
@@ -114,7 +114,9 @@ export function createGatewayFeedStore(options: GatewayFeedStoreOptions) {
           SELECT 1 FROM gateways g WHERE g.name = q.gateway AND g.id::text = q.gateway_id)) AS present,
         e.version, e.kind, e.lease_id, e.public_key, e.preshared_key_ciphertext, e.allowed_ips, e.routes,
         e.expires_at
-      FROM jsonb_to_recordset(${JSON.stringify(wanted)}::jsonb) AS q(i int, gateway text, since bigint, gateway_id text)
+      FROM unnest(${integerArray(wanted.map((_, i) => i))}::int[], ${textArray(wanted.map((w) => w.gateway))}::text[],
+        ${integerArray(wanted.map((w) => w.since))}::bigint[], ${textArray(wanted.map((w) => w.gatewayId))}::text[])
+        AS q(i, gateway, since, gateway_id)
       LEFT JOIN gateway_feeds f ON f.gateway = q.gateway
       LEFT JOIN LATERAL (
         SELECT * FROM gateway_feed_entries e

@@ -13,6 +13,7 @@ import type { AuditEventType, Gateway } from '../../core/model.ts'
 import { planPool } from '../../core/peers/address-pool.ts'
 import type { AddressPool } from '../../core/ports.ts'
 import { ALLOCATION_ATTEMPTS, allocationCtes } from './address-allocation.ts'
+import { textArray } from './batch-arrays.ts'
 import { feedAppendCtes, perGrantedGateway, touchedGateways } from './feed-sql.ts'
 import { isoTime, numberOf, numberOrNull, textOf, textOrNull, timeOrNull } from './row-values.ts'
 import type { Row, SqlRunner } from './sql-runner.ts'
@@ -138,7 +139,7 @@ export function createGatewayStore(options: { runner: SqlRunner; newId: () => st
     if (credentialHashes.length === 0) return []
     const rows = await runner.rows(sql`
       SELECT * FROM gateways
-      WHERE credential_hash IN (SELECT jsonb_array_elements_text(${JSON.stringify(credentialHashes)}::jsonb))`)
+      WHERE credential_hash = ANY(${textArray(credentialHashes)}::text[])`)
     const byHash = new Map(rows.map((row) => [textOf(row, 'credential_hash'), gatewayFromRow(row)]))
     return credentialHashes.map((hash) => byHash.get(hash) ?? null)
   }

@@ -161,4 +161,26 @@ describe('reading many gateway feeds in one statement', () => {
       null,
     ])
   })
+
+  it('carries names that need quoting in the statement exactly, however many requests there are', async () => {
+    // The requests travel as array literals: quotes, backslashes, commas, braces, spaces and NULL-like
+    // text must reach the database as themselves, never split or unescaped into another gateway's name.
+    const odd = ['odd "gw", \\{1}', 'NULL', 'odd gw', 'odd\\']
+    const erin = await signIn(store, 'erin-odd')
+    const lease = await store.issueLease(
+      { ...leaseInput(erin, { gateways: odd }), grants: odd.map((gateway) => ({ gateway, routes: [] })) },
+      T0,
+    )
+    for (const batch of [odd, odd.slice(0, 1)]) {
+      const pages = await store.readGatewayFeeds(
+        [...batch.map((gateway) => ({ gateway, since: 0 })), { gateway: 'odd', since: 0 }],
+        1000,
+        T0,
+      )
+      expect(pages.map((p) => p!.changes.map((c) => c.publicKey))).toEqual([
+        ...batch.map(() => [lease.publicKey]),
+        [],
+      ])
+    }
+  })
 })

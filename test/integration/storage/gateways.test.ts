@@ -62,6 +62,12 @@ describe('gateway enrollment', () => {
     expect(await store.findGatewaysByCredentials(['cred-unknown', credential, 'cred-x', credential])).toEqual(
       [null, gateway, null, gateway],
     )
+    // Hashes travel as an array literal: text that would need quoting there is looked up as itself.
+    expect(await store.findGatewaysByCredentials(['a"b\\c,{d}', 'NULL', credential])).toEqual([
+      null,
+      null,
+      gateway,
+    ])
     const audit = await store.listAudit({ type: 'gateway.enrolled', limit: 10 })
     expect(audit).toHaveLength(1)
     expect(audit[0]?.gatewayId).toBe(gateway.name)
