@@ -278,7 +278,14 @@ export async function startNodeServer(options: NodeServerOptions = {}): Promise<
       const listening = server
       await new Promise<void>((resolve, reject) => {
         listening.once('error', reject)
-        listening.listen(config.port, config.host, () => resolve())
+        // The kernel's queue of connections not yet accepted: Node's default (511) overflowed when a
+        // thousand agents reconnected to a new process busy starting up, and an overflowed connection
+        // is dropped and retried by the agent's TCP stack only after a second or three (SYN
+        // retransmission). As long as the connections we would hold anyway; Linux caps it at
+        // net.core.somaxconn (docs/gateways.md).
+        listening.listen({ port: config.port, host: config.host, backlog: config.maxConnections }, () =>
+          resolve(),
+        )
       })
       const closer = trackConnections(listening)
       cleanups.push(() => closeGracefully(closer, notifier, logger))

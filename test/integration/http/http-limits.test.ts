@@ -4,6 +4,7 @@
 // a new one is closed at once, and is served again once one frees up.
 import { connect, type Socket } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { mustRunCommand } from '../../../src/adapters/runtime/run-command.ts'
 import { PROTOCOL_VERSION } from '../../../src/core/sync/protocol.ts'
 import { corePolicy } from '../../fixtures/policies.ts'
 import { enrollGateway } from '../../support/gateway-enrollment.ts'
@@ -87,6 +88,16 @@ describe('HTTP limits on the Node server', () => {
       if (count <= 1) break
       await new Promise((r) => setTimeout(r, 20))
     }
+  })
+
+  it('asks the kernel for a queue of unaccepted connections as long as KEYGATE_MAX_CONNECTIONS', async () => {
+    // A thousand agents reconnecting to a new process overflowed Node's default queue (511), and an
+    // overflowed connection waits for a TCP retransmission (a second or more). `ss` shows a listening
+    // socket's queue limit as its Send-Q (Linux caps it at net.core.somaxconn, far above 6).
+    const listening = await mustRunCommand(['ss', '-ltnH', `sport = :${port}`])
+    const [state, , sendQ] = listening.trim().split(/\s+/)
+    expect(state).toBe('LISTEN')
+    expect(Number(sendQ)).toBe(MAX_CONNECTIONS)
   })
 
   it('cuts off a client that never finishes its headers', async () => {
