@@ -12,11 +12,19 @@
 //   (the agents' reconnection; it can precede /healthz, as the port opens first);
 // - healthyToAllSyncedMs: /healthz to the last agent holding the new lease (the issue's goal: < 2 s);
 // - sigtermToAllSyncedMs: the whole restart as the gateways see it.
+// - healthyToHalfSyncedMs: /healthz to the 500th agent holding it (the shape of the spread);
+// - listenOverflows: connections the kernel dropped during the run because a listen queue was full
+//   (TcpExt ListenOverflows, machine-wide; null off Linux): each such agent waits for a TCP retransmission.
 // Medians over the runs (KEYGATE_BENCH_RESTART_RUNS, default 3). The agents run in this process, so their
 // CPU competes with the broker's on a small machine: the figures are an upper bound.
+// For diagnosis: KEYGATE_BENCH_RESTART_TRACE=1 prints, per run, when the agents reconnected, connected and
+// got the lease (100 ms bins from /healthz); KEYGATE_BENCH_RESTART_NODE_ARGS passes flags to the broker's
+// node (e.g. `--cpu-prof --cpu-prof-dir=DIR`); KEYGATE_BENCH_RESTART_PGLOG=FILE logs every statement with
+// its duration on the bench's cluster and copies the log there at the end.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { readFileSync } from 'node:fs'
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { Agent, request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -80,7 +88,8 @@ interface BrokerProcess {
 }
 
 function startBroker(env: Record<string, string>): BrokerProcess {
-  const child = spawn(process.execPath, [join(ROOT, 'dist/cli.js'), 'serve'], {
+  const nodeArgs = process.env.KEYGATE_BENCH_RESTART_NODE_ARGS?.split(' ').filter(Boolean) ?? []
+  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, 'dist/cli.js'), 'serve'], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { PATH: process.env.PATH ?? '', ...env },
@@ -96,12 +105,18 @@ function startBroker(env: Record<string, string>): BrokerProcess {
 }
 
 type PollOutcome =
-  | { ok: true; body: { version: number; more?: boolean; upserts?: Array<{ publicKey: string }> } }
+  | {
+      ok: true
+      body: { version: number; more?: boolean; upserts?: Array<{ publicKey: string }> }
+      connectMs?: number
+    }
   | { ok: false; kind: FailureKind; retryAfterMs: number | null }
 
 /** One sync long poll, as the agent's broker client makes it. */
 function poll(httpAgent: Agent, origin: string, credential: string, since: number): Promise<PollOutcome> {
   const url = `${origin}/api/v1/gateways/sync?since=${since}&wait=${POLL_WAIT_SECONDS}&protocol=${PROTOCOL_VERSION}`
+  const sent = performance.now()
+  let connectMs: number | undefined
   return new Promise((resolve) => {
     const req = request(
       url,
@@ -118,7 +133,11 @@ function poll(httpAgent: Agent, origin: string, credential: string, since: numbe
           const status = res.statusCode ?? 0
           if (status === 200) {
             try {
-              resolve({ ok: true, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) })
+              resolve({
+                ok: true,
+                body: JSON.parse(Buffer.concat(chunks).toString('utf8')),
+                ...(connectMs === undefined ? {} : { connectMs }),
+              })
             } catch {
               resolve({ ok: false, kind: 'failed', retryAfterMs: null })
             }
@@ -133,6 +152,11 @@ function poll(httpAgent: Agent, origin: string, credential: string, since: numbe
         })
       },
     )
+    req.on('socket', (socket) => {
+      socket.once('connect', () => {
+        connectMs = performance.now() - sent
+      })
+    })
     req.on('timeout', () => req.destroy(new Error('timeout')))
     req.on('error', () => resolve({ ok: false, kind: 'unreachable', retryAfterMs: null }))
     req.end()
@@ -148,6 +172,57 @@ interface SimulatedAgent {
   reconnectedAt: number | null
   /** When the lease being watched for arrived. */
   syncedAt: number | null
+  /** When the poll that brought it was sent. */
+  syncSentAt: number | null
+  /** Polls answered by the new process before the lease arrived. */
+  answers: number
+  /** How long the reconnecting poll's TCP connect took. */
+  connectMs: number | null
+}
+
+/** The kernel's count of connections dropped because a listen queue was full (TcpExt ListenOverflows). */
+function listenOverflows(): number {
+  const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n')
+  for (let i = 0; i + 1 < lines.length; i += 2) {
+    const names = lines[i]!.split(' ')
+    const at = names.indexOf('ListenOverflows')
+    if (at > 0) return Number(lines[i + 1]!.split(' ')[at])
+  }
+  return Number.NaN
+}
+
+function listenOverflowsOrNull(): number | null {
+  try {
+    return listenOverflows()
+  } catch {
+    return null
+  }
+}
+
+const TRACE = process.env.KEYGATE_BENCH_RESTART_TRACE === '1'
+
+/** One run's agents in 100 ms bins from /healthz (KEYGATE_BENCH_RESTART_TRACE=1). */
+function traceRun(agents: SimulatedAgent[], healthyAt: number, issuedAt: number) {
+  const bins = (values: Array<number | null>) => {
+    const counts = new Map<number, number>()
+    for (const v of values) {
+      const bin = v === null ? -1 : Math.floor(v / 100) * 100
+      counts.set(bin, (counts.get(bin) ?? 0) + 1)
+    }
+    return JSON.stringify(Object.fromEntries([...counts].sort((a, b) => a[0] - b[0])))
+  }
+  const since = (t: number | null) => (t === null ? null : Math.round(t - healthyAt))
+  process.stderr.write(
+    [
+      `trace: the 201 at ${since(issuedAt)} ms after /healthz`,
+      `  reconnecting poll sent: ${bins(agents.map((a) => since(a.reconnectedAt)))}`,
+      `  poll bringing the lease sent: ${bins(agents.map((a) => since(a.syncSentAt)))}`,
+      `  lease received: ${bins(agents.map((a) => since(a.syncedAt)))}`,
+      `  polls answered before it (x100): ${bins(agents.map((a) => a.answers * 100))}`,
+      `  reconnecting poll's TCP connect, ms (-1: reused socket): ${bins(agents.map((a) => a.connectMs))}`,
+      '',
+    ].join('\n'),
+  )
 }
 
 export async function benchRestart(): Promise<unknown> {
@@ -161,6 +236,16 @@ export async function benchRestart(): Promise<unknown> {
   await writeFile(policyPath, manyGatewaysPolicy(GATEWAYS, gatewayName))
   const migrator = await openDatabase({ databaseUrl: cluster.url })
   await migrator.migrate()
+  const pgLog = process.env.KEYGATE_BENCH_RESTART_PGLOG
+  let pgLogFile: string | null = null
+  if (pgLog !== undefined) {
+    const psql = (q: string) => execFileSync('psql', [cluster.url, '-Atc', q], { encoding: 'utf8' }).trim()
+    // pg-cluster.ts starts the server with `-l DIR/log`, DIR holding the data directory.
+    pgLogFile = join(psql('SHOW data_directory'), '..', 'log')
+    psql('ALTER SYSTEM SET log_min_duration_statement = 0')
+    psql("ALTER SYSTEM SET log_line_prefix = '%m [%p] '")
+    psql('SELECT pg_reload_conf()')
+  }
   await migrator.close()
   const env = {
     KEYGATE_URL: origin,
@@ -203,6 +288,9 @@ export async function benchRestart(): Promise<unknown> {
       sentAt: 0,
       reconnectedAt: null,
       syncedAt: null,
+      syncSentAt: null,
+      answers: 0,
+      connectMs: null,
     }))
     const runAgent = async (agent: SimulatedAgent) => {
       let attempt = 0
@@ -215,10 +303,14 @@ export async function benchRestart(): Promise<unknown> {
           agent.version = outcome.body.version
           // When the attempt that got through was sent: the agent's reconnection, whatever the poll then
           // waited for (its answer comes with the next change).
-          if (sentAt > oldExitedAt) agent.reconnectedAt ??= sentAt
-          if (watchedKey !== null && outcome.body.upserts?.some((u) => u.publicKey === watchedKey)) {
-            agent.syncedAt ??= performance.now()
+          if (sentAt > oldExitedAt && agent.reconnectedAt === null) {
+            agent.reconnectedAt = sentAt
+            agent.connectMs = outcome.connectMs ?? null
           }
+          if (watchedKey !== null && outcome.body.upserts?.some((u) => u.publicKey === watchedKey)) {
+            if (agent.syncedAt === null) agent.syncSentAt = sentAt
+            agent.syncedAt ??= performance.now()
+          } else if (sentAt > oldExitedAt && agent.syncedAt === null) agent.answers++
           continue
         }
         if (stopped) return
@@ -240,7 +332,11 @@ export async function benchRestart(): Promise<unknown> {
       for (const agent of agents) {
         agent.reconnectedAt = null
         agent.syncedAt = null
+        agent.syncSentAt = null
+        agent.answers = 0
+        agent.connectMs = null
       }
+      const overflowsBefore = listenOverflowsOrNull()
       watchedKey = null
       oldExitedAt = Number.POSITIVE_INFINITY
 
@@ -252,6 +348,7 @@ export async function benchRestart(): Promise<unknown> {
       broker = startBroker(env)
       await until('the new broker to answer /healthz', healthy, 10)
       const healthyAt = performance.now()
+      if (TRACE) process.stderr.write(`trace: /healthz answered at ${new Date().toISOString()}\n`)
       const key = newKey()
       watchedKey = key
       const issued = await api(alice, '/api/v1/peers', { method: 'POST', json: { publicKey: key } })
@@ -264,16 +361,22 @@ export async function benchRestart(): Promise<unknown> {
         10,
       )
       const lastSynced = Math.max(...agents.map((a) => a.syncedAt!))
+      const overflowsAfter = listenOverflowsOrNull()
       const lastReconnected = Math.max(...agents.map((a) => a.reconnectedAt!))
       runs.push({
         exitMs: Math.round(oldExitedAt - sigterm),
         sigtermToHealthyMs: Math.round(healthyAt - sigterm),
         healthyToIssuedMs: Math.round(issuedAt - healthyAt),
         healthyToAllReconnectedMs: Math.round(lastReconnected - healthyAt),
+        healthyToHalfSyncedMs: Math.round(median(agents.map((a) => a.syncedAt!)) - healthyAt),
         healthyToAllSyncedMs: Math.round(lastSynced - healthyAt),
         sigtermToAllSyncedMs: Math.round(lastSynced - sigterm),
+        ...(overflowsBefore === null || overflowsAfter === null
+          ? {}
+          : { listenOverflows: overflowsAfter - overflowsBefore }),
       })
       process.stderr.write(`restart run ${run + 1}: ${JSON.stringify(runs.at(-1))}\n`)
+      if (TRACE) traceRun(agents, healthyAt, issuedAt)
     }
     const medianOf = (name: string) => median(runs.map((r) => r[name]!))
     return {
@@ -291,6 +394,7 @@ export async function benchRestart(): Promise<unknown> {
     await Promise.race([Promise.all(loops), sleep(10_000)])
     httpAgent.destroy()
     await idp.close()
+    if (pgLogFile !== null && pgLog !== undefined) await copyFile(pgLogFile, pgLog)
     await cluster.remove()
     await rm(dataDir, { recursive: true, force: true })
   }
