@@ -201,6 +201,19 @@ function listenOverflowsOrNull(): number | null {
 
 const TRACE = process.env.KEYGATE_BENCH_RESTART_TRACE === '1'
 
+/** CPU time used so far (ms) by the broker process, this bench process and the whole machine (Linux). */
+function cpuSplit(brokerPid: number | undefined): { broker: number; bench: number; machine: number } {
+  const tick = 10 // USER_HZ is 100 on Linux
+  const fields = readFileSync(`/proc/${brokerPid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+  const broker = (Number(fields[11]) + Number(fields[12])) * tick
+  const usage = process.cpuUsage()
+  const bench = Math.round((usage.user + usage.system) / 1000)
+  const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.split(/\s+/).slice(1).map(Number)
+  // user nice system (idle iowait excluded) irq softirq steal
+  const machine = (cpu[0]! + cpu[1]! + cpu[2]! + cpu[5]! + cpu[6]! + cpu[7]!) * tick
+  return { broker, bench, machine }
+}
+
 /** One run's agents in 100 ms bins from /healthz (KEYGATE_BENCH_RESTART_TRACE=1). */
 function traceRun(agents: SimulatedAgent[], healthyAt: number, issuedAt: number) {
   const bins = (values: Array<number | null>) => {
@@ -349,6 +362,7 @@ export async function benchRestart(): Promise<unknown> {
       await until('the new broker to answer /healthz', healthy, 10)
       const healthyAt = performance.now()
       if (TRACE) process.stderr.write(`trace: /healthz answered at ${new Date().toISOString()}\n`)
+      const cpuAtHealthy = TRACE ? cpuSplit(broker.child.pid) : null
       const key = newKey()
       watchedKey = key
       const issued = await api(alice, '/api/v1/peers', { method: 'POST', json: { publicKey: key } })
@@ -376,7 +390,13 @@ export async function benchRestart(): Promise<unknown> {
           : { listenOverflows: overflowsAfter - overflowsBefore }),
       })
       process.stderr.write(`restart run ${run + 1}: ${JSON.stringify(runs.at(-1))}\n`)
-      if (TRACE) traceRun(agents, healthyAt, issuedAt)
+      if (TRACE && cpuAtHealthy !== null) {
+        traceRun(agents, healthyAt, issuedAt)
+        const now = cpuSplit(broker.child.pid)
+        process.stderr.write(
+          `  CPU ms from /healthz to the last agent (${Math.round(lastSynced - healthyAt)} ms): broker ${now.broker - cpuAtHealthy.broker}, bench ${now.bench - cpuAtHealthy.bench}, the whole machine ${now.machine - cpuAtHealthy.machine}\n`,
+        )
+      }
     }
     const medianOf = (name: string) => median(runs.map((r) => r[name]!))
     return {
