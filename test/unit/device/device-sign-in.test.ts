@@ -158,9 +158,10 @@ describe('startDeviceAuthorization', () => {
     expect(drawn).toHaveLength(6)
     expect(answer.user_code.replace('-', '')).toBe(drawn[5])
 
-    refusals = 6
+    refusals = Number.POSITIVE_INFINITY
     const error = await refusal(start())
     expect([error.code, error.message]).toEqual(['INTERNAL', 'Could not draw a free user code'])
+    expect(drawn).toHaveLength(12)
     expect(deps.store.audit).toHaveLength(1)
   })
 })
@@ -269,9 +270,27 @@ describe('approveDevice', () => {
     expect((await refusal(approveDevice(deps, sessionFor(deps, alice), id))).message).toBe(message)
     const late = await start({ publicKey: testPublicKey(9) })
     deps.clock.advance(10 * 60_000)
-    expect(
-      (await refusal(approveDevice(deps, sessionFor(deps, alice), stored(late.user_code).id))).code,
-    ).toBe('NOT_FOUND')
+    const leases = deps.store.leases.size
+    const expired = await refusal(approveDevice(deps, sessionFor(deps, alice), stored(late.user_code).id))
+    expect([expired.code, expired.message]).toEqual(['NOT_FOUND', message])
+    expect(deps.store.leases.size).toBe(leases)
+  })
+
+  it('a password-only admin is asked for the IdP’s MFA, and the request stays pending', async () => {
+    const root = deps.store.seedIdentity({ id: 'root', email: 'root@example.com', emailVerified: true })
+    const answer = await start()
+    const single = sessionFor(deps, root, { auth: { verdict: 'single', amr: ['pwd'] } })
+    expect((await refusal(approveDevice(deps, single, stored(answer.user_code).id))).code).toBe(
+      'MFA_REQUIRED',
+    )
+    expect(stored(answer.user_code).status).toBe('pending')
+  })
+
+  it('ids are version 4 UUIDs made from the Random port', async () => {
+    deps.random = { bytes: (n) => new Uint8Array(n) }
+    const answer = await start()
+    expect(stored(answer.user_code).id).toBe('00000000-0000-4000-8000-000000000000')
+    expect(DEVICE_CODE_GRANT_TYPE).toBe('urn:ietf:params:oauth:grant-type:device_code')
   })
 
   it('a request decided while the lease was being issued is NOT_FOUND, and no approval is audited', async () => {
@@ -528,6 +547,13 @@ describe('pollDeviceToken', () => {
     const error = await refusal(poll(answer.device_code))
     expect([error.code, error.message]).toEqual(['LEASE_NOT_ACTIVE', 'The approved lease has already ended'])
     expect(deps.devices.credentials.size).toBe(0)
+  })
+
+  it('an approved lease that is gone is LEASE_NOT_ACTIVE', async () => {
+    const answer = await start()
+    const { lease } = await approveDevice(deps, sessionFor(deps, alice), stored(answer.user_code).id)
+    deps.store.leases.delete(lease.id)
+    expect((await refusal(poll(answer.device_code))).code).toBe('LEASE_NOT_ACTIVE')
   })
 
   it('a new lease without a stored preshared key is an INTERNAL error', async () => {
