@@ -94,6 +94,9 @@ describe('authenticateClient', () => {
       'Unknown client credential',
     ])
     expect(await codeAndMessage(CREDENTIAL, 'l2')).toEqual(['NOT_FOUND', 'No lease "l2" of yours exists'])
+    // Even when that other lease exists: a credential opens its own lease only.
+    deps.store.seedLease({ id: 'l3', identityId: 'alice', expiresAt: now + HOUR })
+    expect(await codeAndMessage(CREDENTIAL, 'l3')).toEqual(['NOT_FOUND', 'No lease "l3" of yours exists'])
     await deps.devices.revokeClientCredentials('l1', now)
     expect(await codeAndMessage(CREDENTIAL, 'l1')).toEqual([
       'CLIENT_CREDENTIAL_INVALID',
