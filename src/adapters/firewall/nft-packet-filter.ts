@@ -1,9 +1,9 @@
 /**
  * The agent's packet filter through the `nft` tool (Debian's `nftables`): one table per WireGuard interface.
- * A whole table (start-up, reconcile) is written by one `nft -f -` process, the script on stdin; the
- * changes between are lines to one long-lived `nft -i` process (nft-session.ts), which spares each change
- * the cost of starting nft. Either way nft runs a write as one transaction, so it applies whole or not at
- * all, and a failed write leaves the previous table in force.
+ * Every write, the whole table (start-up, reconcile) or a change between, is a script handed to one
+ * long-lived `nft -i` process (nft-session.ts), which spares each write the cost of starting nft. nft runs
+ * each script as one transaction, so it applies whole or not at all, and a failed write leaves the
+ * previous table in force.
  *
  * Also the "off" filter for an agent started with enforcement turned off, and the probe the agent runs at
  * start so that it can refuse to add peers, in one line, when nftables cannot be programmed.
@@ -34,15 +34,18 @@ export interface NftPacketFilter extends PacketFilter {
 export function createNftPacketFilter(iface: string, options: NftOptions = {}): NftPacketFilter {
   const nft = [...(options.commandPrefix ?? []), options.nftPath ?? 'nft']
   const session = createNftSession(nft)
+  const write = (script: string) =>
+    session.run(script).catch((error: Error) => {
+      throw new Error(`nft: ${error.message}`)
+    })
   return {
     enforcement: 'nftables',
     async replace(spec: FilterSpec) {
-      await mustRunCommand([...nft, '-f', '-'], { input: renderFilterTable(spec) })
+      await write(renderFilterTable(spec))
     },
     async apply(change: FilterChange) {
-      await session.run(renderFilterChange(iface, change)).catch((error: Error) => {
-        throw new Error(`nft: ${error.message}`)
-      })
+      const script = renderFilterChange(iface, change)
+      if (script !== '') await write(script)
     },
     close() {
       return session.close()

@@ -1,17 +1,23 @@
 /**
- * A long-lived `nft -i` process that runs one-line nftables transactions. Starting `nft` costs about 18 ms
- * (more through `ip netns exec`), most of what one filter change took when every change was its own
- * process; a line written to a running process costs about a millisecond.
+ * A long-lived `nft -i` process that runs nftables scripts, each as one transaction. Starting `nft` costs
+ * about 18 ms (more through `ip netns exec`), most of what one filter change took when every change was
+ * its own process; a script handed to a running process costs about a millisecond plus nft's own work.
  *
- * nft reads stdin line by line and runs each line as one batch, so a line of several `;`-separated
- * commands applies whole or not at all, as `nft -f` does for a file. nft says nothing on success, so each
- * line is followed by a marker command, `describe meta mark`, whose fixed answer (no netlink, no ruleset
- * read) ends the request; anything nft printed before it is the line's error. stderr is merged into stdout
- * by the shell (`exec … 2>&1`) so the two arrive in the order nft wrote them. nft re-reads its cache when
- * the ruleset generation moves, so tables written meanwhile by another process (`nft -f`) are seen.
+ * The script goes into a file of the session's private directory and nft is sent one line, `include
+ * "FILE"`: nft runs a line (includes and all) as one batch, so the script applies whole or not at all, as
+ * with `nft -f`. A file rather than the script itself on the line, because nft's line editor takes
+ * seconds over a line of a 30,000-element snapshot that `include` reads in a fraction of that. nft says
+ * nothing on success, so each line is followed by a marker command, `describe meta mark`, whose fixed
+ * answer (no netlink, no ruleset read) ends the request; an `Error:` printed before it is the script's.
+ * stderr is merged into stdout by the shell (`exec … 2>&1`) so the two arrive in the order nft wrote
+ * them. nft re-reads its cache when the ruleset generation moves, so tables written meanwhile by another
+ * process are seen.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import type { Socket } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 
 const MARKER_COMMAND = 'describe meta mark'
 /** The first line of the marker's answer; its wording has not changed across nft releases. */
@@ -21,9 +27,9 @@ const REQUEST_TIMEOUT_MS = 30_000
 const CLOSE_GRACE_MS = 2_000
 
 export interface NftSession {
-  /** Runs `commands` as one transaction; rejects with nft's first error line when it refused them. */
-  run(commands: readonly string[]): Promise<void>
-  /** Ends the process (the ruleset stays as written); the next run starts a new one. */
+  /** Runs `script` (what `nft -f` would read) as one transaction; rejects with nft's error when refused. */
+  run(script: string): Promise<void>
+  /** Ends the process and removes its directory (the ruleset stays as written); a later run starts anew. */
   close(): Promise<void>
 }
 
@@ -35,9 +41,12 @@ interface Running {
   waiting: ((outcome: { output: string } | { error: Error }) => void) | null
 }
 
+type Outcome = { output: string } | { error: Error }
+
 /** `command` is how to run nft, e.g. ['nft'] or ['ip', 'netns', 'exec', 'ns1', 'nft']. */
 export function createNftSession(command: readonly string[]): NftSession {
   let running: Running | null = null
+  let scriptFile: string | null = null
   let queue: Promise<unknown> = Promise.resolve()
 
   function start(): Running {
@@ -65,67 +74,77 @@ export function createNftSession(command: readonly string[]): NftSession {
       self.output = self.output.slice(marker.index + marker[0].length)
       settle(self, { output })
     })
-    idle(self)
     return self
   }
 
-  function settle(self: Running, outcome: { output: string } | { error: Error }): void {
+  function settle(self: Running, outcome: Outcome): void {
     const waiting = self.waiting
     self.waiting = null
     waiting?.(outcome)
   }
 
-  // An idle session must not keep the process alive (an agent that stops without closing, a CLI).
-  // Its pipes are sockets, which hold the event loop like the process handle does.
-  function idle(self: Running): void {
-    self.child.unref()
-    for (const pipe of [self.child.stdout, self.child.stdin]) (pipe as unknown as Socket).unref()
-  }
-  function busy(self: Running): void {
-    self.child.ref()
-    for (const pipe of [self.child.stdout, self.child.stdin]) (pipe as unknown as Socket).ref()
+  // An idle session must not keep the process alive (an agent that stops without closing, a CLI). Its
+  // pipes are sockets, which hold the event loop like the process handle does.
+  function hold(self: Running, held: boolean): void {
+    for (const handle of [
+      self.child,
+      self.child.stdout as unknown as Socket,
+      self.child.stdin as unknown as Socket,
+    ])
+      if (held) handle.ref()
+      else handle.unref()
   }
 
-  async function request(commands: readonly string[]): Promise<void> {
+  async function request(script: string): Promise<void> {
+    if (scriptFile === null) {
+      const dir = await mkdtemp(join(tmpdir(), 'keygate-nft-'))
+      if (/["\n\\]/.test(dir)) throw new Error(`cannot name ${dir} in an nft include`)
+      scriptFile = join(dir, 'change.nft')
+    }
+    await writeFile(scriptFile, script, { mode: 0o600 })
     const self = running ?? start()
     running = self
-    busy(self)
+    hold(self, true)
     let timer: NodeJS.Timeout | undefined
     try {
-      const outcome = await new Promise<{ output: string } | { error: Error }>((resolve) => {
+      const outcome = await new Promise<Outcome>((resolve) => {
         self.waiting = resolve
         timer = setTimeout(() => {
           resolve({ error: new Error(`nft did not answer within ${REQUEST_TIMEOUT_MS} ms`) })
           self.child.kill('SIGKILL')
         }, REQUEST_TIMEOUT_MS)
-        self.child.stdin.write(`${commands.join('; ')}\n${MARKER_COMMAND}\n`)
+        self.child.stdin.write(`include "${scriptFile}"\n${MARKER_COMMAND}\n`)
       })
       if ('error' in outcome) throw outcome.error
-      if (/^Error:/m.test(outcome.output)) throw new Error(firstLine(outcome.output))
+      // "FILE:LINE:COLUMNS: Error: …" for the script's own errors, "Error: …" for the include itself.
+      const error = /(?:^|\/)([^/\n]*)Error: (.*)$/m.exec(outcome.output)
+      if (error !== null) throw new Error(`${error[1]}Error: ${error[2]}`)
     } finally {
       clearTimeout(timer)
-      if (running === self) idle(self)
+      if (running === self) hold(self, false)
     }
   }
 
   return {
-    run(commands) {
-      if (commands.length === 0) return Promise.resolve()
-      if (commands.some((c) => c.includes('\n')))
-        return Promise.reject(new Error('an nft session command must be one line'))
-      const next = queue.then(() => request(commands))
+    run(script) {
+      const next = queue.then(() => request(script))
       queue = next.catch(() => {})
       return next
     },
     async close() {
       await queue
       const self = running
-      if (self === null) return
       running = null
-      self.child.stdin.end()
-      const grace = setTimeout(() => self.child.kill('SIGKILL'), CLOSE_GRACE_MS)
-      await self.exited
-      clearTimeout(grace)
+      if (self !== null) {
+        self.child.stdin.end()
+        const grace = setTimeout(() => self.child.kill('SIGKILL'), CLOSE_GRACE_MS)
+        await self.exited
+        clearTimeout(grace)
+      }
+      if (scriptFile !== null) {
+        await rm(join(scriptFile, '..'), { recursive: true, force: true })
+        scriptFile = null
+      }
     },
   }
 }

@@ -8,7 +8,8 @@
  * already tied the source to the peer, since each peer's allowed IPs are its own host addresses). Peer to
  * peer traffic is therefore dropped unless a route names the overlay network; everything else is dropped,
  * except replies to flows started on the gateway's side, ICMP errors about tracked flows, and echo requests
- * to the gateway's own overlay address. Rendering is pure text here; adapters/firewall runs it through nft.
+ * to the gateway's own overlay address. Rendering is pure text here (scripts as `nft -f` reads them);
+ * adapters/firewall hands them to nft.
  *
  * The grants are FILTER_SHARDS concatenated interval sets per family, a pair filed by the low bits of its
  * peer address, behind a constant verdict map on those bits that jumps to the shard's chain. Why: deleting
@@ -271,10 +272,10 @@ export function renderFilterTable(spec: FilterSpec): string {
 }
 
 /**
- * One change as nft commands, one line each, for one transaction: deletions first, then additions (an
- * element may be in both), each touching only the shard sets of the peers concerned. No change, no commands.
+ * One change as one `nft -f` script: deletions first, then additions (an element may be in both), each
+ * touching only the shard sets of the peers concerned.
  */
-export function renderFilterChange(iface: string, change: FilterChange): string[] {
+export function renderFilterChange(iface: string, change: FilterChange): string {
   checkIface(iface)
   const table = `inet ${filterTableName(iface)}`
   const lines: string[] = []
@@ -282,5 +283,5 @@ export function renderFilterChange(iface: string, change: FilterChange): string[
     lines.push(`delete element ${table} ${setName(family, k)} { ${elementList(gone)} }`)
   for (const [family, k, added] of byShard(change.add))
     lines.push(`add element ${table} ${setName(family, k)} { ${elementList(added)} }`)
-  return lines
+  return lines.length === 0 ? '' : `${lines.join('\n')}\n`
 }
