@@ -17,7 +17,6 @@ import { createStepUpService } from '../adapters/step-up/step-up-service.ts'
 import type { BrokerDeps } from '../core/broker/broker-deps.ts'
 import { createGatewayDirectory } from '../core/broker/gateway-directory.ts'
 import { createGatewayFeedReader } from '../core/broker/gateway-feed-reads.ts'
-import type { CoalesceOptions } from '../core/broker/read-coalescer.ts'
 import type { Config } from '../core/config.ts'
 import type { DeviceStore } from '../core/device/device-store.ts'
 import { DEFAULT_RATE_LIMITS } from '../core/limits/rate-limit.ts'
@@ -54,8 +53,6 @@ export interface ComposeOptions {
    *  (default, core/broker/read-coalescer.ts); Workers turn it off, as one request's database
    *  connection cannot serve another's read. */
   coalesceReads?: boolean
-  /** When coalesced reads go out (CoalesceOptions.defer); Node defers them to the end of the I/O phase. */
-  deferReads?: (flush: () => void) => void
   /** The runtime's own checks; the policy's is added from `policyStatus`. */
   readiness?: (broker: BrokerDeps) => Promise<Readiness>
   localAdminTokenHash?: string
@@ -81,10 +78,6 @@ export async function composeApp(options: ComposeOptions): Promise<ComposedApp> 
   const sessions = createSessionLiveness(options.store)
   const store = forgettingEndedSessions(options.store, sessions)
   const sealer = createSecretBox(options.secret, options.previousSecrets ?? [])
-  const coalesce: CoalesceOptions = {
-    coalesce: options.coalesceReads ?? true,
-    ...(options.deferReads === undefined ? {} : { defer: options.deferReads }),
-  }
   const broker: BrokerDeps = {
     store,
     clock,
@@ -93,9 +86,9 @@ export async function composeApp(options: ComposeOptions): Promise<ComposedApp> 
     sealer,
     policy: options.policy,
     idps: options.idps,
-    gateways: createGatewayDirectory(store, clock, undefined, coalesce),
+    gateways: createGatewayDirectory(store, clock, undefined, { coalesce: options.coalesceReads ?? true }),
     notifier: options.notifier,
-    feeds: createGatewayFeedReader({ store, sealer, clock }, coalesce),
+    feeds: createGatewayFeedReader({ store, sealer, clock }, { coalesce: options.coalesceReads ?? true }),
     ...(options.maxSyncWaitMs === undefined ? {} : { maxSyncWaitMs: options.maxSyncWaitMs }),
   }
   const metrics = createMetrics()

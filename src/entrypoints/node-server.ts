@@ -198,9 +198,6 @@ export async function startNodeServer(options: NodeServerOptions = {}): Promise<
       logger,
       notifier,
       localAdminTokenHash: hashSecret(adminToken),
-      // Reads asked for by requests that arrived in the same turn go out together: a thousand agents
-      // reconnecting to a busy new process then share statements rather than queue a round trip each.
-      deferReads: (flush) => setImmediate(flush),
       factors: createFactorStore(database.db),
       stepUp,
       devices: createDeviceStore(database.db),

@@ -4,13 +4,10 @@
  * a thousand gateways coming back at once, or one wake-up of a thousand held polls, would otherwise
  * turn into a thousand queries through a pool of ten.
  *
- * Reads asked for before the flush go together; while `maxInFlight` batches are out, later reads wait and
- * go together in the next one. By default the flush runs after the current task's other continuations
- * (polls one publish woke together); a runtime can defer it further with `defer`: on Node, to the end
- * of the event loop's I/O phase, so requests that arrived in the same turn (agents reconnecting to a
- * busy, freshly started broker) share a statement instead of costing one round trip each. Either way
- * a read waits for no timer, only for work already queued. Each caller gets its own answer, or its
- * own failure.
+ * Reads asked for in the same turn of the event loop go together (the flush runs after the turn's other
+ * continuations); while `maxInFlight` batches are out, later reads wait and go together in the next
+ * one. Coalescing only ever delays a read until the batches already out are answered; each caller gets
+ * its own answer, or its own failure.
  *
  * Off (`coalesce: false`) on Workers: a request's database connection cannot serve another request's
  * read there, so every read is a batch of its own, through the same statement.
@@ -23,8 +20,6 @@ export interface CoalesceOptions {
   maxBatch?: number
   /** Statements out at once; below the pool's ten connections, so other requests still find one. */
   maxInFlight?: number
-  /** Runs the flush later (default: queueMicrotask). */
-  defer?: (flush: () => void) => void
 }
 
 export const DEFAULT_MAX_BATCH = 250
@@ -40,7 +35,6 @@ export function createReadCoalescer<Request, Answer>(
 ): (request: Request) => Promise<Answer> {
   const maxBatch = Math.max(1, options.maxBatch ?? DEFAULT_MAX_BATCH)
   const maxInFlight = Math.max(1, options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT)
-  const defer = options.defer ?? queueMicrotask
   interface Pending {
     request: Request
     resolve(answer: Answer): void
@@ -85,7 +79,7 @@ export function createReadCoalescer<Request, Answer>(
       queue.push(pending)
       if (scheduled) return
       scheduled = true
-      defer(() => {
+      queueMicrotask(() => {
         scheduled = false
         drain()
       })

@@ -59,41 +59,6 @@ describe('gateway directory credentials', () => {
   })
 })
 
-describe('gateway directory credentials asked for from separate tasks', () => {
-  // Each HTTP request is its own task: lookups it starts are flushed, by default, before the next
-  // request's callback runs. Deferred to the end of the I/O phase (what the Node server passes), the
-  // lookups of every request that arrived in that turn share one statement.
-  async function lookUpFromSeparateTasks(defer?: (flush: () => void) => void) {
-    const known = new Map<string, Gateway>()
-    for (let i = 0; i < 20; i++) known.set(`hash-${i}`, { name: `gw-${i}` } as Gateway)
-    const { store, calls } = countingStore(known)
-    const directory = createGatewayDirectory(store, { now: () => 0 }, 2_000, {
-      coalesce: true,
-      ...(defer === undefined ? {} : { defer }),
-    })
-    // Twenty timers due at once run as twenty tasks in one turn of the event loop, as requests do.
-    const found = await Promise.all(
-      Array.from(
-        { length: 20 },
-        (_, i) =>
-          new Promise<Gateway | null>((resolve, reject) => {
-            setTimeout(() => directory.byCredential(`hash-${i}`).then(resolve, reject), 0)
-          }),
-      ),
-    )
-    expect(found.map((g) => g?.name)).toEqual(Array.from({ length: 20 }, (_, i) => `gw-${i}`))
-    return calls.statements
-  }
-
-  it('go out one by one by default', async () => {
-    expect(await lookUpFromSeparateTasks()).toBeGreaterThan(4)
-  })
-
-  it('share one statement when deferred to the end of the I/O phase', async () => {
-    expect(await lookUpFromSeparateTasks((flush) => setImmediate(flush))).toBe(1)
-  })
-})
-
 describe('gateway directory by name', () => {
   function listingStore(list: Gateway[]) {
     const calls = { lists: 0 }
