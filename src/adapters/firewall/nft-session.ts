@@ -33,15 +33,16 @@ export interface NftSession {
   close(): Promise<void>
 }
 
+/** What nft printed before the marker, or why no marker will come. */
+type Outcome = { output: string } | { error: Error }
+
 interface Running {
   child: ChildProcessWithoutNullStreams
   exited: Promise<void>
   output: string
   /** Set while a request waits for its marker. */
-  waiting: ((outcome: { output: string } | { error: Error }) => void) | null
+  waiting: ((outcome: Outcome) => void) | null
 }
-
-type Outcome = { output: string } | { error: Error }
 
 /** `command` is how to run nft, e.g. ['nft'] or ['ip', 'netns', 'exec', 'ns1', 'nft']. */
 export function createNftSession(command: readonly string[]): NftSession {
