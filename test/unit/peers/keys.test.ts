@@ -4,9 +4,12 @@ import { isKeygateError } from '../../../src/core/errors.ts'
 import {
   decodeBase64,
   decodeHex,
+  decodeWireGuardKey,
   encodeBase64,
+  encodeHex,
   generateKeyPair,
   isLowOrderPoint,
+  isWireGuardKey,
   parseWireGuardPublicKey,
   publicKeyOf,
 } from '../../../src/core/peers/keys.ts'
@@ -121,5 +124,135 @@ describe('base64 and key pairs', () => {
     expect(secret[31]! & 0xc0).toBe(0x40)
     expect(pair.publicKey).toBe(encodeBase64(x25519.getPublicKey(seed)))
     expect(publicKeyOf(pair.privateKey)).toBe(pair.publicKey)
+  })
+})
+
+function errorOf(fn: () => unknown): { code: string; message: string } | undefined {
+  try {
+    fn()
+    return undefined
+  } catch (error) {
+    return isKeygateError(error) ? { code: error.code, message: error.message } : { code: '?', message: '?' }
+  }
+}
+
+describe('base64, exactly (RFC 4648 section 10)', () => {
+  const ascii = (text: string) => new TextEncoder().encode(text)
+  it.each([
+    ['', ''],
+    ['f', 'Zg=='],
+    ['fo', 'Zm8='],
+    ['foo', 'Zm9v'],
+    ['foob', 'Zm9vYg=='],
+    ['fooba', 'Zm9vYmE='],
+    ['foobar', 'Zm9vYmFy'],
+  ])('%j is %j', (text, base64) => {
+    expect(encodeBase64(ascii(text))).toBe(base64)
+    expect(decodeBase64(base64)).toEqual(ascii(text))
+  })
+
+  it('uses + and / for 62 and 63', () => {
+    expect(encodeBase64(new Uint8Array([0xfb, 0xff, 0xbf]))).toBe('+/+/')
+    expect(decodeBase64('+/+/')).toEqual(new Uint8Array([0xfb, 0xff, 0xbf]))
+  })
+
+  it.each([
+    ['a length not a multiple of 4', 'Zm9'],
+    ['missing padding', 'Zg'],
+    ['three pad characters', 'Z==='],
+    ['padding inside', 'Zg==Zm9v'],
+    ['a pad character too early in the last group', 'Z=9v'],
+    ['non-zero bits under two pad characters', 'Zh=='],
+    ['non-zero bits under one pad character', 'Zm9='],
+    ['a character outside the alphabet', 'Zm9-'],
+    ['URL-safe characters', 'Zm9_'],
+    ['DEL', 'Zm9\u007f'],
+    ['the first code point past ASCII', 'Zm9\u0080'],
+    ['a letter past ASCII', 'Zm9é'],
+    ['whitespace', 'Zm9v\n'],
+  ])('refuses %s', (_name, text) => {
+    expect(decodeBase64(text)).toBeNull()
+  })
+
+  it('writes and reads hex', () => {
+    expect(encodeHex(new Uint8Array([0, 15, 16, 171, 255]))).toBe('000f10abff')
+    expect(decodeHex('000F10abFF')).toEqual(new Uint8Array([0, 15, 16, 171, 255]))
+    expect(decodeHex('')).toEqual(new Uint8Array(0))
+    expect(decodeHex('abc')).toBeNull()
+    expect(decodeHex('zz')).toBeNull()
+    expect(decodeHex('0x10')).toBeNull()
+  })
+})
+
+describe('WireGuard keys, exactly', () => {
+  // RFC 7748 section 6.1: Alice's key pair.
+  const ALICE_PRIVATE = encodeBase64(
+    decodeHex('77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a')!,
+  )
+  const ALICE_PUBLIC = encodeBase64(
+    decodeHex('8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a')!,
+  )
+
+  it('derives the RFC 7748 public key', () => {
+    expect(publicKeyOf(ALICE_PRIVATE)).toBe(ALICE_PUBLIC)
+    expect(errorOf(() => publicKeyOf('AAAA'))).toEqual({
+      code: 'INVALID_REQUEST',
+      message: 'The private key is not 32 bytes of base64',
+    })
+  })
+
+  it('clamps exactly the three low and the top bit, and sets bit 254, without touching the source', () => {
+    const seed = new Uint8Array(32).fill(0xff)
+    const pair = generateKeyPair(() => seed)
+    const secret = decodeBase64(pair.privateKey)!
+    expect(secret).toEqual(new Uint8Array([0xf8, ...new Array(30).fill(0xff), 0x7f]))
+    expect(seed).toEqual(new Uint8Array(32).fill(0xff))
+    expect(decodeBase64(generateKeyPair(() => new Uint8Array(32)).privateKey)).toEqual(
+      new Uint8Array([...new Array(31).fill(0), 0x40]),
+    )
+    expect(errorOf(() => generateKeyPair(() => new Uint8Array(31)))).toEqual({
+      code: 'INTERNAL',
+      message: 'random source returned the wrong length',
+    })
+  })
+
+  it('reads a key as 32 bytes of canonical base64, or null', () => {
+    const bytes = new Uint8Array(32).map((_, i) => i * 7)
+    expect(decodeWireGuardKey(encodeBase64(bytes))).toEqual(bytes)
+    expect(isWireGuardKey(encodeBase64(bytes))).toBe(true)
+    expect(decodeWireGuardKey(42)).toBeNull()
+    expect(decodeWireGuardKey(`${encodeBase64(bytes)}\n`)).toBeNull()
+    expect(decodeWireGuardKey(`x${encodeBase64(bytes)}`)).toBeNull()
+    expect(decodeWireGuardKey(encodeBase64(bytes).replace(/.=$/, 'B='))).toBeNull()
+    expect(isWireGuardKey(null)).toBe(false)
+  })
+
+  it.each([
+    [42, 'The public key must be a string of 44 base64 characters'],
+    ['AAAA', 'The public key must be 44 base64 characters (32 bytes), got 4 characters'],
+    ['A'.repeat(20_000), 'The public key must be 44 base64 characters (32 bytes), got 10000 characters'],
+    [`${'A'.repeat(42)}==`, 'The public key is not canonical padded base64 of 32 bytes'],
+    [encodeBase64(new Uint8Array(32)), 'The public key is all zeros, which is not a usable key'],
+    [
+      encodeBase64(le(1n)),
+      'The public key is a low-order Curve25519 point, which no real WireGuard key pair produces',
+    ],
+  ])('refuses %j: %s', (input, message) => {
+    expect(errorOf(() => parseWireGuardPublicKey(input))).toEqual({ code: 'INVALID_PUBLIC_KEY', message })
+  })
+
+  it('sees no low-order point in a near miss or a wrong length', () => {
+    const nearFirst = ORDER8_A.slice()
+    nearFirst[0] = nearFirst[0]! ^ 1
+    const nearLast = ORDER8_A.slice()
+    nearLast[31] = nearLast[31]! ^ 1
+    const nearMiddle = ORDER8_B.slice()
+    nearMiddle[30] = nearMiddle[30]! ^ 0x80
+    expect(isLowOrderPoint(nearFirst)).toBe(false)
+    expect(isLowOrderPoint(nearLast)).toBe(false)
+    expect(isLowOrderPoint(nearMiddle)).toBe(false)
+    expect(isLowOrderPoint(new Uint8Array(31))).toBe(false)
+    expect(isLowOrderPoint(new Uint8Array(33))).toBe(false)
+    expect(parseWireGuardPublicKey(ALICE_PUBLIC)).toBe(ALICE_PUBLIC)
   })
 })
