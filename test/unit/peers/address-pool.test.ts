@@ -92,3 +92,127 @@ describe('offsets and addresses', () => {
     expect(isKeygateError(error, 'INTERNAL')).toBe(true)
   })
 })
+
+function errorOf(fn: () => unknown): { code: string; message: string } | undefined {
+  try {
+    fn()
+    return undefined
+  } catch (error) {
+    return isKeygateError(error) ? { code: error.code, message: error.message } : { code: '?', message: '?' }
+  }
+}
+
+describe('planPool, exactly', () => {
+  it('plans a pool whole', () => {
+    expect(planPool({ ipv4: '10.0.0.7/29', ipv6: 'fd00::9/126', size: 2 })).toEqual({
+      key: '10.0.0.0/29',
+      ipv4: { family: 4, bytes: new Uint8Array([10, 0, 0, 0]), prefix: 29 },
+      ipv6: { family: 6, bytes: new Uint8Array([0xfd, ...new Array(14).fill(0), 8]), prefix: 126 },
+      firstOffset: 2,
+      lastOffset: 3,
+      size: 2,
+    })
+  })
+
+  it('caps at the IPv6 prefix only when it is the smaller', () => {
+    // A /126 has offsets 0-3, all usable on IPv6 (no broadcast there): offsets 2 and 3.
+    expect(planPool({ ipv4: '10.0.0.0/24', ipv6: 'fd00::/126' })).toMatchObject({ lastOffset: 3, size: 2 })
+    // A /30 and a /126 are the same size, and the IPv4 broadcast still comes off.
+    expect(planPool({ ipv4: '10.0.0.0/30', ipv6: 'fd00::/126' })).toMatchObject({ lastOffset: 2, size: 1 })
+    expect(planPool({ ipv4: '10.0.0.0/24', ipv6: 'fd00::/64' })).toMatchObject({ lastOffset: 254, size: 253 })
+    expect(planPool({ ipv4: '10.0.0.0/24', ipv6: null }).ipv6).toBeNull()
+  })
+
+  it('takes an explicit size of exactly one, or of exactly the whole pool', () => {
+    expect(planPool({ ipv4: '10.0.0.0/24', ipv6: null, size: 1 })).toMatchObject({ lastOffset: 2, size: 1 })
+    expect(planPool({ ipv4: '10.0.0.0/24', ipv6: null, size: 253 })).toMatchObject({
+      lastOffset: 254,
+      size: 253,
+    })
+  })
+
+  it.each([
+    [
+      { ipv4: 'fd00::/64', ipv6: null },
+      'network.ipv4 must be an IPv4 prefix such as 100.96.0.0/16, got "fd00::/64"',
+    ],
+    [
+      { ipv4: '10.0.0.0', ipv6: null },
+      'network.ipv4 must be an IPv4 prefix such as 100.96.0.0/16, got "10.0.0.0"',
+    ],
+    [
+      { ipv4: '10.0.0.0/24', ipv6: '10.1.0.0/16' },
+      'network.ipv6 must be an IPv6 prefix such as fd7a:115c:a1e0::/64, got "10.1.0.0/16"',
+    ],
+    [
+      { ipv4: '10.0.0.0/24', ipv6: 'fd00::' },
+      'network.ipv6 must be an IPv6 prefix such as fd7a:115c:a1e0::/64, got "fd00::"',
+    ],
+    [{ ipv4: '10.0.0.9/31', ipv6: null }, 'network 10.0.0.8/31 has no usable address'],
+    [{ ipv4: '10.0.0.9/32', ipv6: null }, 'network 10.0.0.9/32 has no usable address'],
+    [{ ipv4: '10.0.0.0/24', ipv6: 'fd00::/127' }, 'network 10.0.0.0/24 has no usable address'],
+    [{ ipv4: '10.0.0.0/24', ipv6: null, size: 0 }, 'network size must be a positive integer, got 0'],
+    [{ ipv4: '10.0.0.0/24', ipv6: null, size: -3 }, 'network size must be a positive integer, got -3'],
+    [{ ipv4: '10.0.0.0/24', ipv6: null, size: 2.5 }, 'network size must be a positive integer, got 2.5'],
+    [
+      { ipv4: '10.0.0.0/24', ipv6: null, size: 2 ** 53 },
+      'network size must be a positive integer, got 9007199254740992',
+    ],
+  ])('refuses %j: %s', (pool, message) => {
+    expect(errorOf(() => planPool(pool))).toEqual({ code: 'CONFIG_INVALID', message })
+  })
+})
+
+describe('offsets and addresses, at their bounds', () => {
+  const plan = planPool({ ipv4: '10.0.0.0/24', ipv6: 'fd00::/120' })
+
+  it('maps every offset of the prefix, and no other', () => {
+    expect(addressAtOffset(plan.ipv4, 0)).toBe('10.0.0.0')
+    expect(addressAtOffset(plan.ipv4, 255)).toBe('10.0.0.255')
+    expect(addressAtOffset(plan.ipv6!, 255)).toBe('fd00::ff')
+    expect(errorOf(() => addressAtOffset(plan.ipv4, 256))).toEqual({
+      code: 'INTERNAL',
+      message: 'offset 256 is outside 10.0.0.0/24',
+    })
+    expect(errorOf(() => addressAtOffset(plan.ipv6!, 256))).toEqual({
+      code: 'INTERNAL',
+      message: 'offset 256 is outside fd00::/120',
+    })
+    expect(errorOf(() => addressAtOffset(plan.ipv4, -1))?.message).toBe('offset -1 is outside 10.0.0.0/24')
+    expect(errorOf(() => addressAtOffset(plan.ipv4, 1.5))?.message).toBe('offset 1.5 is outside 10.0.0.0/24')
+  })
+
+  it('hands out only the usable range', () => {
+    expect(addressesAt(plan, 2)).toEqual({ ipv4: '10.0.0.2', ipv6: 'fd00::2' })
+    expect(addressesAt(plan, 254)).toEqual({ ipv4: '10.0.0.254', ipv6: 'fd00::fe' })
+    expect(addressesAt(planPool({ ipv4: '10.0.0.0/24', ipv6: null }), 2)).toEqual({
+      ipv4: '10.0.0.2',
+      ipv6: null,
+    })
+    expect(errorOf(() => addressesAt(plan, 1))).toEqual({
+      code: 'INTERNAL',
+      message: 'offset 1 is outside the usable range of 10.0.0.0/24',
+    })
+    expect(errorOf(() => addressesAt(plan, 255))?.message).toBe(
+      'offset 255 is outside the usable range of 10.0.0.0/24',
+    )
+  })
+
+  it('finds the offset of any address of the prefix, and null outside it', () => {
+    const v4 = planPool({ ipv4: '100.96.0.0/16', ipv6: null }).ipv4
+    expect(offsetOfAddress(v4, '100.96.0.0')).toBe(0)
+    expect(offsetOfAddress(v4, '100.96.255.255')).toBe(65_535)
+    expect(offsetOfAddress(v4, '100.96.1.2/32')).toBe(258)
+    expect(offsetOfAddress(v4, '100.96.1.2/24')).toBeNull()
+    expect(offsetOfAddress(v4, '100.95.255.255')).toBeNull()
+    expect(offsetOfAddress(v4, '100.97.0.0')).toBeNull()
+    const v6 = planPool({ ipv4: '10.0.0.0/8', ipv6: 'fd7a:115c:a1e0::/64' }).ipv6!
+    expect(offsetOfAddress(v6, 'fd7a:115c:a1e0::1:0')).toBe(65_536)
+    expect(offsetOfAddress(v6, 'fd7a:115c:a1e0::1/64')).toBeNull()
+    expect(offsetOfAddress(v6, '10.0.0.1')).toBeNull()
+    // Past Number.MAX_SAFE_INTEGER an offset could not be handed out exactly: none.
+    expect(offsetOfAddress(v6, 'fd7a:115c:a1e0:0:1f:ffff:ffff:ffff')).toBe(Number.MAX_SAFE_INTEGER)
+    expect(offsetOfAddress(v6, 'fd7a:115c:a1e0:0:20::')).toBeNull()
+    expect(offsetOfAddress(v6, 'fd7a:115c:a1e0:1::')).toBeNull()
+  })
+})
