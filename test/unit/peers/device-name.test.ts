@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import { isKeygateError } from '../../../src/core/errors.ts'
-import { deviceFileName, parseDeviceName } from '../../../src/core/peers/device-name.ts'
+import {
+  deviceFileName,
+  MAX_DEVICE_NAME_LENGTH,
+  parseDeviceName,
+} from '../../../src/core/peers/device-name.ts'
 
 function refusal(value: unknown): string | null {
   try {
@@ -67,5 +71,70 @@ describe('config file names', () => {
 
   it('keeps two devices with the same name apart', () => {
     expect(deviceFileName('laptop', 'lse_aaaa1111')).not.toBe(deviceFileName('laptop', 'lse_bbbb2222'))
+  })
+})
+
+describe('device names, exactly', () => {
+  function errorOf(value: unknown): { message: string; details: unknown } | null {
+    try {
+      parseDeviceName(value)
+      return null
+    } catch (error) {
+      if (!isKeygateError(error, 'INVALID_REQUEST')) throw error
+      return { message: error.message, details: error.details }
+    }
+  }
+
+  it('names the refused character and says what is fine', () => {
+    expect(errorOf('a\u0007b')).toEqual({
+      message:
+        '"name" contains U+0007, an invisible or line-breaking character; remove it (letters, digits, punctuation, accents and emoji are fine)',
+      details: { field: 'name', character: 'U+0007' },
+    })
+    // A format character outside the BMP, named by its whole code point.
+    expect(errorOf('tag\u{E0001}')?.details).toEqual({ field: 'name', character: 'U+E0001' })
+    expect(errorOf('a\u2029b')?.details).toEqual({ field: 'name', character: 'U+2029' })
+    expect(errorOf('a\udc00')?.details).toEqual({ field: 'name', character: 'U+DC00' })
+    expect(errorOf('\u00adsoft')?.details).toEqual({ field: 'name', character: 'U+00AD' })
+  })
+
+  it('refuses a 65-character name saying how long it is, and takes 64', () => {
+    expect(MAX_DEVICE_NAME_LENGTH).toBe(64)
+    expect(parseDeviceName('x'.repeat(64))).toBe('x'.repeat(64))
+    expect(errorOf('x'.repeat(65))).toEqual({
+      message: '"name" must be at most 64 characters; this one has 65',
+      details: { field: 'name' },
+    })
+    expect(errorOf(['laptop'])?.message).toBe('"name" must be a string')
+    expect(parseDeviceName(null)).toBeNull()
+    expect(parseDeviceName('\u00a0 laptop \u3000')).toBe('laptop')
+  })
+})
+
+describe('config file names, exactly', () => {
+  it.each([
+    [
+      'a lease id of four characters or more: its last four, lower case',
+      'laptop',
+      'lse_7Hq2ZpX9',
+      'laptop-zpx9.conf',
+    ],
+    ['a short lease id: all of it', 'laptop', 'a-B', 'laptop-ab.conf'],
+    [
+      'a lease id with no letter or digit: no suffix, 15 characters',
+      'a'.repeat(40),
+      '_-_',
+      `${'a'.repeat(15)}.conf`,
+    ],
+    ['no suffix and no name', null, '', 'keygate.conf'],
+    ['the cut falls on a dash, which goes', 'abcdefghi jklm', 'lse_1234', 'abcdefghi-1234.conf'],
+    ['the cut falls on dots and dashes, which go', 'abcdefgh.-.jk', 'lse_1234', 'abcdefgh-1234.conf'],
+    ['leading and trailing dots and dashes go', '..-a b-..', 'lse_1234', 'a-b-1234.conf'],
+    ['a run of other characters is one dash', 'a!!!?b', 'lse_1234', 'a-b-1234.conf'],
+    ["wg-quick's own punctuation stays", 'a_b=c+d.e', 'lse_1234', 'a_b=c+d.e-1234.conf'],
+    ['compatibility forms and marks are folded', 'ﬁle e\u0301\u0301', 'lse_1234', 'file-e-1234.conf'],
+    ['an undefined name', undefined, 'lse_1234', 'keygate-1234.conf'],
+  ])('%s', (_name, name, leaseId, expected) => {
+    expect(deviceFileName(name, leaseId)).toBe(expected)
   })
 })
