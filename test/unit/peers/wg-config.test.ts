@@ -227,6 +227,10 @@ describe('sanitizeComment', () => {
   it('trims a space left at the cut', () => {
     expect(sanitizeComment(`${'x'.repeat(63)} yz`)).toBe('x'.repeat(63))
   })
+
+  it('trims before cutting, so leading spaces do not take room', () => {
+    expect(sanitizeComment(`  \u0000${'x'.repeat(64)}`)).toBe('x'.repeat(64))
+  })
 })
 
 describe('renderClientConfig, exactly', () => {
@@ -452,8 +456,8 @@ describe('parseWireGuardConfig, exactly', () => {
       'Table = off',
       'PostUp = echo a, b',
       'PostUp = echo c',
-      'PreUp = x',
-      'PreDown = y',
+      'PreUp = x, y',
+      'PreDown = y, z',
       'PostDown = z',
       'SaveConfig = false',
       '',
@@ -477,8 +481,8 @@ describe('parseWireGuardConfig, exactly', () => {
         extra: {
           table: ['off'],
           postup: ['echo a, b', 'echo c'],
-          preup: ['x'],
-          predown: ['y'],
+          preup: ['x, y'],
+          predown: ['y, z'],
           postdown: ['z'],
           saveconfig: ['false'],
         },
@@ -528,6 +532,10 @@ describe('parseWireGuardConfig, exactly', () => {
     ['[Interface]\n[interface]', 'line 2: a second [Interface] section'],
     ['\n[Server]', 'line 2: unknown section [Server]'],
     ['[Interface\nPrivateKey = X', 'line 1: expected "Key = Value"'],
+    ['x[Interface]', 'line 1: expected "Key = Value"'],
+    ['[Interface]x', 'line 1: expected "Key = Value"'],
+    ['[]', 'line 1: unknown section []'],
+    ['[Interface]]', 'line 1: expected "Key = Value"'],
     [`${head}= 5`, 'line 3: expected "Key = Value"'],
     [`${head}ListenPort`, 'line 3: expected "Key = Value"'],
     ['ListenPort = 1', 'line 1: a key outside any section'],
