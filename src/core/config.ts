@@ -79,7 +79,8 @@ export function parseConfig(env: Environment, hasConfiguredIdps: boolean): Confi
     problems.push('each KEYGATE_SECRET_PREVIOUS entry must be at least 32 characters')
 
   const loopback = url !== null && isLoopbackUrl(url)
-  const host = env.HOST ?? '127.0.0.1'
+  // Blank like unset, as for every other setting: an empty HOST= line must not mean every interface.
+  const host = env.HOST?.trim() || '127.0.0.1'
   const devIdpSetting = env.KEYGATE_DEV_IDP?.toLowerCase()
   // The development IdP signs anyone in as anyone, the admin included: by default only when nobody else
   // can reach it, a loopback URL *and* a loopback listen address (HOST=0.0.0.0 serves the network).
@@ -157,7 +158,8 @@ function parseRetention(raw: string | undefined, problems: string[]): number | n
 
 function parsePort(raw: string | undefined, url: URL | null, problems: string[]): number {
   const fromUrl = url?.port ? Number(url.port) : null
-  const text = raw ?? (fromUrl === null ? '8080' : String(fromUrl))
+  // Blank like unset: Number('') is 0, which would silently listen on a random port.
+  const text = raw?.trim() || (fromUrl === null ? '8080' : String(fromUrl))
   const port = Number(text)
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     problems.push(`PORT must be an integer from 0 to 65535, got "${text}"`)

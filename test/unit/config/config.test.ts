@@ -161,6 +161,19 @@ describe('parseConfig, setting by setting', () => {
     expect(DEFAULT_AUDIT_RETENTION_MS).toBe(365 * 86_400_000)
   })
 
+  it('treats a blank PORT or HOST as unset, not as port 0 or every interface', () => {
+    expect(parseConfig({ PORT: '', HOST: '' }, false)).toMatchObject({
+      port: 8080,
+      host: '127.0.0.1',
+      devIdp: true,
+    })
+    expect(parseConfig({ PORT: ' ', HOST: ' ', KEYGATE_URL: 'http://127.0.0.1:9000' }, false)).toMatchObject({
+      port: 9000,
+      host: '127.0.0.1',
+    })
+    expect(parseConfig({ PORT: ' 9100 ', HOST: ' ::1 ' }, false)).toMatchObject({ port: 9100, host: '::1' })
+  })
+
   it('takes the port from the URL, else 8080, and PORT over both', () => {
     expect(parseConfig({ KEYGATE_URL: 'https://vpn.example.com' }, false).port).toBe(8080)
     expect(parseConfig({ KEYGATE_URL: 'https://vpn.example.com:8443' }, false).port).toBe(8443)
