@@ -620,19 +620,24 @@ class Reader {
     const expectEntry = f.get('expect')
     const expect = expectEntry ? this.expectation(expectEntry) : null
     const idp = str('idp') ?? 'test'
+    // Read before giving up on the test, so one load reports every wrong field, not only the first ones.
+    const groups = strs('groups') ?? []
+    const amr = strs('amr') ?? []
+    const acr = str('acr')
+    const gateways = strs('gateways')
     if (!ok || user === null || expect === null) return null
     return {
       id: path,
       at: this.site(node, path),
       user,
       idp,
-      groups: strs('groups') ?? [],
-      amr: strs('amr') ?? [],
-      acr: str('acr'),
+      groups,
+      amr,
+      acr,
       authAgeMs,
       verdict: verdict as Verdict | null,
       stepUp,
-      gateways: strs('gateways'),
+      gateways,
       expect,
     }
   }
