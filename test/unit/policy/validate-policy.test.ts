@@ -1,6 +1,7 @@
 // Every diagnostic kind, each pinned to its exact line and column, and the guarantee that all come at once.
 import { describe, expect, it } from 'vitest'
 import {
+  compilePolicySource,
   formatDiagnostic,
   hashPolicySource,
   loadPolicy,
@@ -409,5 +410,296 @@ describe('in-file tests', () => {
     expect(result.ok ? [] : result.errors.map(formatDiagnostic)).toEqual([])
     expect(result.warnings).toEqual([])
     expect(result.testResults?.length).toBeGreaterThanOrEqual(6)
+  })
+})
+
+describe('the semantic checks, word for word', () => {
+  type Row = [line: number, col: number, path: string, code: string, message: string, hint: string]
+  const rows = (list: PolicyDiagnostic[]): Row[] =>
+    list.map((d) => [d.line, d.col, d.path, d.code, d.message, d.hint])
+
+  it('an unknown reference names what is known, or where to define it when nothing is', () => {
+    expect(
+      rows(
+        errorsOf(`{
+  "groups": { "group:a": ["group:x"] },
+  "grants": [ { "src": ["group:y"], "dst": ["eu-1:*"], "assurance": "mfa" } ],
+  "deny": [ { "src": ["group:z"] } ],
+  "admins": ["group:w"],
+}`),
+      ),
+    ).toEqual([
+      [2, 27, 'groups["group:a"][0]', 'UNKNOWN_GROUP', 'unknown group "group:x"', 'known groups: group:a'],
+      [3, 25, 'grants[0].src[0]', 'UNKNOWN_GROUP', 'unknown group "group:y"', 'known groups: group:a'],
+      [3, 45, 'grants[0].dst[0]', 'UNKNOWN_GATEWAY', 'unknown gateway "eu-1"', 'define it under "gateways"'],
+      [
+        3,
+        69,
+        'grants[0].assurance',
+        'UNKNOWN_ASSURANCE',
+        'unknown assurance level "mfa"',
+        'define it under "assurance"',
+      ],
+      [4, 23, 'deny[0].src[0]', 'UNKNOWN_GROUP', 'unknown group "group:z"', 'known groups: group:a'],
+      [5, 14, 'admins[0]', 'UNKNOWN_GROUP', 'unknown group "group:w"', 'known groups: group:a'],
+    ])
+    expect(rows(errorsOf('{ "admins": ["group:w"] }'))).toEqual([
+      [1, 14, 'admins[0]', 'UNKNOWN_GROUP', 'unknown group "group:w"', 'define it under "groups"'],
+    ])
+  })
+
+  it('unknown gateways, routes and levels list the known ones', () => {
+    expect(
+      rows(
+        errorsOf(`{
+  "gateways": { "eu-1": { "endpoint": "a.example:1" }, "us-1": { "endpoint": "a.example:1", "routes": { "prod": ["10.0.0.0/8"], "dev": ["10.1.0.0/16"] } } },
+  "assurance": { "mfa": { "mfa": true }, "hw": { "amrAny": ["hwk"] } },
+  "grants": [ { "src": ["user:a@example.com"], "dst": ["eu-1:prod", "us-1:x", "eu-2:x", "us-1:dev"], "assurance": "strong" } ],
+  "tests": [ { "user": "a@example.com", "expect": { "deny": "ASSURANCE_UNMET", "stepUp": "nope" } } ],
+}`),
+      ),
+    ).toEqual([
+      [
+        4,
+        56,
+        'grants[0].dst[0]',
+        'UNKNOWN_ROUTE',
+        'gateway "eu-1" has no route "prod"',
+        'gateway "eu-1" has no routes',
+      ],
+      [
+        4,
+        69,
+        'grants[0].dst[1]',
+        'UNKNOWN_ROUTE',
+        'gateway "us-1" has no route "x"',
+        'routes of us-1: prod, dev, or *',
+      ],
+      [4, 79, 'grants[0].dst[2]', 'UNKNOWN_GATEWAY', 'unknown gateway "eu-2"', 'known gateways: eu-1, us-1'],
+      [
+        4,
+        115,
+        'grants[0].assurance',
+        'UNKNOWN_ASSURANCE',
+        'unknown assurance level "strong"',
+        'known levels: mfa, hw',
+      ],
+      [
+        5,
+        90,
+        'tests[0].expect.stepUp',
+        'UNKNOWN_ASSURANCE',
+        'unknown assurance level "nope"',
+        'known levels: mfa, hw',
+      ],
+    ])
+  })
+
+  it('a cycle is reported once per closing member, with its whole path', () => {
+    const errors = errorsOf(
+      '{ "groups": { "group:a": ["group:b"], "group:b": ["group:c"], "group:c": ["group:b", "group:a"] } }',
+    )
+    expect(errors.map((e) => [e.path, e.message, e.hint])).toEqual([
+      [
+        'groups["group:c"][0]',
+        'group cycle: group:b -> group:c -> group:b',
+        'a group cannot contain itself, directly or through other groups',
+      ],
+      [
+        'groups["group:c"][1]',
+        'group cycle: group:a -> group:b -> group:c -> group:a',
+        'a group cannot contain itself, directly or through other groups',
+      ],
+    ])
+  })
+
+  it('a group reached twice without a cycle is no cycle', () => {
+    const result = loadPolicy(
+      '{ "groups": { "group:a": ["group:b", "group:c"], "group:b": ["group:c"], "group:c": ["user:x@example.com"] }, "admins": ["group:a"] }',
+      FILE,
+    )
+    expect(result.ok ? [] : result.errors.map(formatDiagnostic)).toEqual([])
+  })
+
+  it('grants that can never give anything, each for its own reason, in file order', () => {
+    const result = loadPolicy(
+      `{
+  "grants": [
+    { "src": [], "dst": ["eu-1:*"] },
+    { "src": ["user:a@example.com"], "dst": [] },
+    { "src": ["group:e"], "dst": ["eu-1:prod"] },
+    { "src": ["user:a@example.com"], "dst": ["eu-1:empty"] },
+    { "src": ["group:d", "user:m@example.com"], "dst": ["eu-1:prod"] },
+    { "src": ["group:d", "user:a@example.com"], "dst": ["eu-1:empty", "us-1:*"] },
+  ],
+  "gateways": {
+    "eu-1": { "endpoint": "a.example:1", "routes": { "prod": ["10.0.0.0/8"], "empty": [] } },
+    "us-1": { "endpoint": "a.example:1", "routes": { "p": ["10.1.0.0/16"] } },
+  },
+  "groups": { "group:e": [], "group:d": ["group:dd"], "group:dd": ["user:x@example.com"] },
+  "deny": [ { "src": ["group:dd", "user:m@example.com"] } ],
+}`,
+      FILE,
+    )
+    if (!result.ok) throw new Error(result.errors.map(formatDiagnostic).join('\n'))
+    expect(rows(result.warnings)).toEqual([
+      [
+        3,
+        5,
+        'grants[0]',
+        'GRANT_NEVER_MATCHES',
+        'grants[0] has no src, so it matches nobody',
+        'list members in "src"',
+      ],
+      [
+        4,
+        5,
+        'grants[1]',
+        'GRANT_NEVER_MATCHES',
+        'grants[1] has no dst, so it gives nothing',
+        'list GATEWAY:ROUTE destinations in "dst"',
+      ],
+      [
+        5,
+        5,
+        'grants[2]',
+        'GRANT_NEVER_MATCHES',
+        'grants[2] names only empty groups, so it matches nobody',
+        'add members to its groups',
+      ],
+      [
+        6,
+        5,
+        'grants[3]',
+        'GRANT_NEVER_MATCHES',
+        'grants[3] reaches no route with an address',
+        'its gateways or routes have no CIDR prefixes',
+      ],
+      [
+        7,
+        5,
+        'grants[4]',
+        'GRANT_NEVER_MATCHES',
+        'every member of grants[4] is denied by a deny rule',
+        'a matching deny wins over every grant',
+      ],
+      [
+        12,
+        60,
+        'gateways["us-1"].routes.p[0]',
+        'ROUTES_OVERLAP',
+        'route 10.1.0.0/16 overlaps 10.0.0.0/8 of eu-1:prod',
+        'a client granted both gets one WireGuard peer per prefix; the other route will not work',
+      ],
+    ])
+  })
+
+  it('routes of one gateway may overlap each other; the overlay network is checked in both families', () => {
+    const result = loadPolicy(
+      `{
+  "network": { "ipv4": "100.96.0.0/16", "ipv6": "fd7a:115c:a1e0::/64" },
+  "gateways": { "eu-1": { "endpoint": "a.example:1", "routes": { "a": ["10.0.0.0/8"], "b": ["10.1.0.0/16", "fd00:1::/64"] } } },
+  "grants": [ { "src": ["user:a@example.com"], "dst": ["eu-1:*"] } ],
+}`,
+      FILE,
+    )
+    expect(result.ok && result.warnings).toEqual([])
+    expect(
+      rows(
+        errorsOf(`{
+  "network": { "ipv4": "100.96.0.0/16", "ipv6": "fd7a:115c:a1e0::/64" },
+  "gateways": { "eu-1": { "endpoint": "a.example:1", "routes": { "a": ["fd7a:115c:a1e0:0:1::/80", "100.96.1.0/24"] } } },
+}`),
+      ),
+    ).toEqual([
+      [
+        3,
+        72,
+        'gateways["eu-1"].routes.a[0]',
+        'ROUTE_OVERLAPS_NETWORK',
+        'route fd7a:115c:a1e0:0:1::/80 overlaps the overlay network fd7a:115c:a1e0::/64',
+        'routes reach networks behind the gateway; pick a prefix outside the overlay network, or name exactly the overlay network to allow peer-to-peer traffic',
+      ],
+      [
+        3,
+        99,
+        'gateways["eu-1"].routes.a[1]',
+        'ROUTE_OVERLAPS_NETWORK',
+        'route 100.96.1.0/24 overlaps the overlay network 100.96.0.0/16',
+        'routes reach networks behind the gateway; pick a prefix outside the overlay network, or name exactly the overlay network to allow peer-to-peer traffic',
+      ],
+    ])
+  })
+
+  it('a policy with errors gets no never-matches warnings, which would only echo them', () => {
+    const result = loadPolicy('{ "grants": [ { "src": ["group:nope"], "dst": [] } ] }', FILE)
+    expect(result.ok).toBe(false)
+    expect(result.warnings).toEqual([])
+  })
+})
+
+describe('loading: what each outcome carries', () => {
+  const FAILING_TEST = BASE.replace(
+    '],\n}',
+    `],
+  "tests": [ { "user": "bob@example.com", "expect": { "allow": ["eu-1:*"] } } ],
+}`,
+  )
+
+  it('a policy whose tests fail is refused with its test results; compilePolicySource still returns it', () => {
+    const loaded = loadPolicy(FAILING_TEST, FILE)
+    expect(loaded.ok).toBe(false)
+    expect(!loaded.ok && loaded.errors.map((e) => e.code)).toEqual(['POLICY_TEST_FAILED'])
+    expect(loaded.testResults?.map((t) => t.passed)).toEqual([false])
+    const compiled = compilePolicySource(FAILING_TEST, FILE)
+    expect(compiled.policy?.hash).toBe(hashPolicySource(FAILING_TEST))
+    expect(compiled.policy?.fileName).toBe(FILE)
+    expect(compiled.errors.map((e) => e.code)).toEqual(['POLICY_TEST_FAILED'])
+    expect(compiled.testResults).toHaveLength(1)
+  })
+
+  it('a policy with other errors has no policy and no test results, whatever its tests say', () => {
+    const broken = FAILING_TEST.replace('"group:eng": [', '"group:eng": ["group:nope", ')
+    const loaded = loadPolicy(broken, FILE)
+    expect(loaded).toEqual({
+      ok: false,
+      errors: [expect.objectContaining({ code: 'UNKNOWN_GROUP' })],
+      warnings: [],
+    })
+    expect(compilePolicySource(broken, FILE)).toMatchObject({ policy: null, testResults: [] })
+    const syntax = compilePolicySource('{ "grants": [ }', FILE)
+    expect(syntax).toMatchObject({ policy: null, testResults: [], warnings: [] })
+    expect(syntax.errors.map((e) => e.code)).toEqual(['POLICY_SYNTAX'])
+  })
+
+  it('a loadable policy carries its warnings and passing test results', () => {
+    const result = loadPolicy(
+      BASE.replace(
+        '],\n}',
+        '],\n  "tests": [ { "user": "bob@example.com", "expect": { "deny": "NO_MATCHING_GRANT" } } ],\n}',
+      ),
+      FILE,
+    )
+    expect(result.ok).toBe(true)
+    expect(result.testResults?.map((t) => [t.id, t.passed])).toEqual([['tests[0]', true]])
+    expect(result.warnings).toEqual([])
+  })
+
+  it('sorts warnings by position too, whichever check found them', () => {
+    const { warnings } = compilePolicySource(
+      `{
+  "grants": [ { "src": [], "dst": ["eu-1:*", "us-1:*"] } ],
+  "gateways": {
+    "eu-1": { "endpoint": "a.example:1", "routes": { "a": ["10.0.0.0/8"] } },
+    "us-1": { "endpoint": "a.example:1", "routes": { "b": ["10.1.0.0/16"], "c": ["10.2.0.0/16"] } },
+  },
+}`,
+      FILE,
+    )
+    expect(warnings.map((w) => [w.line, w.col, w.code])).toEqual([
+      [2, 15, 'GRANT_NEVER_MATCHES'],
+      [5, 60, 'ROUTES_OVERLAP'],
+      [5, 82, 'ROUTES_OVERLAP'],
+    ])
   })
 })
