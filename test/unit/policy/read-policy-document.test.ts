@@ -835,6 +835,84 @@ describe('what the reader keeps', () => {
     ])
   })
 
+  it('a name that is wrong drops its gateway, group or assurance level even when the body is right', () => {
+    const { doc, codes } = read(`{
+  "gateways": { "EU": { "endpoint": "a.example:1" } },
+  "groups": { "teams:eng": [], "group:eng": [] },
+  "assurance": { "bad name": { "mfa": true } },
+}`)
+    expect(codes).toEqual([
+      'INVALID_NAME gateways.EU',
+      'INVALID_NAME groups["teams:eng"]',
+      'INVALID_NAME assurance["bad name"]',
+    ])
+    expect([doc.gateways, doc.groups.map((g) => g.name), doc.assurance]).toEqual([[], ['group:eng'], []])
+  })
+
+  it('onUnmet may say "deny" outright', () => {
+    const { doc, codes } = read('{ "grants": [ { "src": [], "dst": [], "onUnmet": "deny" } ] }')
+    expect(codes).toEqual([])
+    expect(doc.grants.map((g) => g.onUnmet)).toEqual(['deny'])
+  })
+
+  it('an in-file test with any wrong field is dropped, so it cannot cause a second, false error', () => {
+    const ok = '"user": "a@example.com", "expect": { "deny": "NO_MATCHING_GRANT" }'
+    const { doc, codes } = read(`{ "tests": [
+  { ${ok} },
+  { "user": 5, "expect": { "deny": "NO_MATCHING_GRANT" } },
+  { "user": "not-an-email", "expect": { "deny": "NO_MATCHING_GRANT" } },
+  { ${ok}, "verdict": "strong" },
+  { ${ok}, "stepUp": "sms" },
+  { ${ok}, "authAge": "later" },
+  { ${ok}, "idp": 4 },
+  { ${ok}, "acr": 5 },
+  { "user": "a@example.com", "expect": { "deny": 5 } },
+  { "user": "a@example.com", "expect": { "deny": "NOPE" } },
+  { "user": "a@example.com", "expect": { "allow": [], "ttl": "soon" } },
+  { "user": "a@example.com", "expect": { "deny": "ASSURANCE_UNMET", "stepUp": 5 } },
+] }`)
+    expect(codes).toEqual([
+      'WRONG_TYPE tests[1].user',
+      'INVALID_VALUE tests[2].user',
+      'INVALID_VALUE tests[3].verdict',
+      'INVALID_VALUE tests[4].stepUp',
+      'INVALID_DURATION tests[5].authAge',
+      'WRONG_TYPE tests[6].idp',
+      'WRONG_TYPE tests[7].acr',
+      'WRONG_TYPE tests[8].expect.deny',
+      'INVALID_VALUE tests[9].expect.deny',
+      'INVALID_DURATION tests[10].expect.ttl',
+      'WRONG_TYPE tests[11].expect.stepUp',
+    ])
+    expect(doc.tests.map((t) => t.id)).toEqual(['tests[0]'])
+  })
+
+  it('an unknown denial code lists the known ones; a zero ttl is refused', () => {
+    expect(
+      diagnosticsOf(`{ "tests": [
+  { "user": "a@example.com", "expect": { "deny": "NOPE" } },
+  { "user": "a@example.com", "expect": { "allow": [], "ttl": "0s" } },
+] }`),
+    ).toEqual([
+      [
+        2,
+        50,
+        'tests[0].expect.deny',
+        'INVALID_VALUE',
+        '"NOPE" is not a denial code',
+        'use one of NO_MATCHING_GRANT, DENIED_BY_RULE, ASSURANCE_UNMET',
+      ],
+      [
+        3,
+        62,
+        'tests[1].expect.ttl',
+        'INVALID_DURATION',
+        'ttl must be positive',
+        'durations look like 8h, 15m, 1h30m, 90s or 2d',
+      ],
+    ])
+  })
+
   it('no document at all (an empty file) is the empty policy', () => {
     expect(read('// nothing\n').doc).toEqual({
       network: null,
