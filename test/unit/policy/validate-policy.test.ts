@@ -310,6 +310,18 @@ describe('warnings', () => {
 
   it('says so when the policy has no grants', () => {
     expect(warningsOf('{}').map((w) => w.code)).toEqual(['NO_GRANTS'])
+    expect(warningsOf('\n\n{}')).toEqual([
+      {
+        file: FILE,
+        line: 1,
+        col: 1,
+        path: 'grants',
+        code: 'NO_GRANTS',
+        message: 'the policy has no grants, so it allows nobody',
+        hint: 'add grants to allow access',
+        severity: 'warning',
+      },
+    ])
   })
 })
 
@@ -510,6 +522,15 @@ describe('the semantic checks, word for word', () => {
         'group cycle: group:a -> group:b -> group:c -> group:a',
         'a group cannot contain itself, directly or through other groups',
       ],
+    ])
+  })
+
+  it('a cycle reached through several groups is still reported once', () => {
+    const errors = errorsOf(
+      '{ "groups": { "group:a": ["group:b", "group:c"], "group:b": ["group:c"], "group:c": ["group:d"], "group:d": ["group:c"] } }',
+    )
+    expect(errors.map((e) => [e.path, e.message])).toEqual([
+      ['groups["group:d"][0]', 'group cycle: group:c -> group:d -> group:c'],
     ])
   })
 
