@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { getRequestListener } from '@hono/node-server'
 import postgres from 'postgres'
+import { type Listening, listenHttp } from '../adapters/http/accept-sockets.ts'
 import { type GracefulCloser, trackConnections } from '../adapters/http/graceful-close.ts'
 import { callbackUrl } from '../adapters/http/routes/auth-routes.ts'
 import type { DevIdp } from '../adapters/idp/dev-idp.ts'
@@ -71,6 +72,8 @@ export interface NodeServer extends ComposedApp {
   policySource: PolicyFileSource
   devIdp: DevIdp | null
   server: Server | null
+  /** Its listening sockets (accept-sockets.ts), null when not listening. */
+  listener: Listening | null
   close(): Promise<void>
 }
 
@@ -242,6 +245,7 @@ export async function startNodeServer(options: NodeServerOptions = {}): Promise<
     cleanups.push(() => clearInterval(pruner))
 
     let server: Server | null = null
+    let listener: Listening | null = null
     let url = config.url
     if (options.listen ?? true) {
       const honoListener = getRequestListener(composed.app.fetch)
@@ -270,23 +274,21 @@ export async function startNodeServer(options: NodeServerOptions = {}): Promise<
       )
       // An idle keep-alive socket is closed after this; longer than the agents' 25 s poll turnaround.
       server.keepAliveTimeout = 65_000
-      // Beyond this many sockets Node closes new ones at once, before they cost a request's memory.
-      server.maxConnections = config.maxConnections
+      // The kernel's queue of connections not yet accepted: Node's default (511) overflowed when a
+      // thousand agents reconnected to a new process busy starting up, and an overflowed connection
+      // is dropped and retried by the agent's TCP stack only after a second or three (SYN
+      // retransmission). As long as the connections we would hold anyway; Linux caps it at
+      // net.core.somaxconn (docs/gateways.md). Beyond maxConnections open sockets, a new one is closed.
       const listening = server
-      await new Promise<void>((resolve, reject) => {
-        listening.once('error', reject)
-        // The kernel's queue of connections not yet accepted: Node's default (511) overflowed when a
-        // thousand agents reconnected to a new process busy starting up, and an overflowed connection
-        // is dropped and retried by the agent's TCP stack only after a second or three (SYN
-        // retransmission). As long as the connections we would hold anyway; Linux caps it at
-        // net.core.somaxconn (docs/gateways.md).
-        listening.listen({ port: config.port, host: config.host, backlog: config.maxConnections }, () =>
-          resolve(),
-        )
+      listener = await listenHttp(listening, {
+        port: config.port,
+        host: config.host,
+        maxConnections: config.maxConnections,
+        backlog: config.maxConnections,
       })
-      const closer = trackConnections(listening)
+      const closer = trackConnections(listening, listener.stopAccepting)
       cleanups.push(() => closeGracefully(closer, notifier, logger))
-      const port = (listening.address() as AddressInfo).port
+      const port = listener.port
       if (config.port === 0) url = config.url.replace(/:\d+$/, '').concat(`:${port}`)
       await writeFile(adminTokenPath, `${adminToken}\n`, { mode: 0o600 })
       await chmod(adminTokenPath, 0o600)
@@ -310,7 +312,7 @@ export async function startNodeServer(options: NodeServerOptions = {}): Promise<
       })
     }
 
-    return { ...composed, config, url, policySource, devIdp, server, close }
+    return { ...composed, config, url, policySource, devIdp, server, listener, close }
   } catch (error) {
     await close()
     throw error

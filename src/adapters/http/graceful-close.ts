@@ -14,7 +14,8 @@ export interface GracefulCloser {
   close(graceMs: number): Promise<void>
 }
 
-export function trackConnections(server: Server): GracefulCloser {
+/** `stopAccepting` closes any other listener handing this server connections (accept-sockets.ts). */
+export function trackConnections(server: Server, stopAccepting: () => void = () => {}): GracefulCloser {
   const inFlight = new Map<Socket, number>()
   let closing = false
   server.on('connection', (socket: Socket) => {
@@ -34,6 +35,7 @@ export function trackConnections(server: Server): GracefulCloser {
   return {
     async close(graceMs) {
       closing = true
+      stopAccepting()
       const closed = new Promise<void>((resolve) => server.close(() => resolve()))
       for (const [socket, count] of inFlight) if (count === 0) socket.end()
       let timer: ReturnType<typeof setTimeout> | undefined

@@ -4,6 +4,7 @@
 // a new one is closed at once, and is served again once one frees up.
 import { connect, type Socket } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ACCEPT_SOCKETS } from '../../../src/adapters/http/accept-sockets.ts'
 import { mustRunCommand } from '../../../src/adapters/runtime/run-command.ts'
 import { PROTOCOL_VERSION } from '../../../src/core/sync/protocol.ts'
 import { corePolicy } from '../../fixtures/policies.ts'
@@ -49,6 +50,38 @@ function closedWith(socket: Socket): Promise<string> {
 
 describe('HTTP limits on the Node server', () => {
   // First, while the test's own HTTP client holds no keep-alive sockets that would count against the cap.
+  it('holds the cap across every listening socket of the port', async () => {
+    // Connections land on the port's sockets by a hash of their addresses: 40 of them reach every one
+    // of the eight, yet no more than the cap are ever served at once.
+    const listener = broker.server.listener
+    if (listener === null) throw new Error('the test broker listens')
+    expect(listener.connections()).toBe(0)
+    const sockets: Socket[] = []
+    // Each socket's outcome is watched from its first moment: the server may close it before it is used.
+    const answers = await Promise.all(
+      Array.from(
+        { length: 40 },
+        () =>
+          new Promise<string>((resolve) => {
+            const socket = connect(port, '127.0.0.1', () =>
+              socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'),
+            )
+            sockets.push(socket)
+            socket.on('error', () => {})
+            socket.once('data', (d: Buffer) =>
+              resolve(d.toString().startsWith('HTTP/1.1 200') ? 'served' : 'other'),
+            )
+            socket.once('close', () => resolve('closed'))
+          }),
+      ),
+    )
+    expect(answers.filter((a) => a === 'served')).toHaveLength(MAX_CONNECTIONS)
+    expect(answers.filter((a) => a === 'closed')).toHaveLength(40 - MAX_CONNECTIONS)
+    for (const socket of sockets) socket.destroy()
+    // The next test starts, as this one did, with no socket open.
+    while (listener.connections() > 0) await new Promise((r) => setTimeout(r, 20))
+  })
+
   it('closes connections beyond the cap at once, and serves again when one frees up', async () => {
     const sockets = await Promise.all(Array.from({ length: MAX_CONNECTIONS }, () => open()))
     // Each of these is a live connection the server has accepted: it answers on it.
@@ -78,26 +111,25 @@ describe('HTTP limits on the Node server', () => {
     }
     expect(served).toBe(true)
     for (const socket of sockets) socket.destroy()
-    // Leave the next tests a server with room: wait until it has counted these sockets out.
-    const server = broker.server.server
-    if (server === null) throw new Error('the test broker listens')
-    for (;;) {
-      const count = await new Promise<number>((resolve, reject) =>
-        server.getConnections((error, n) => (error ? reject(error) : resolve(n))),
-      )
-      if (count <= 1) break
-      await new Promise((r) => setTimeout(r, 20))
-    }
+    // Leave the next tests a server with room: wait until it has counted these sockets out (across
+    // every listening socket: the kernel spread them over all of them).
+    const listener = broker.server.listener
+    if (listener === null) throw new Error('the test broker listens')
+    while (listener.connections() > 1) await new Promise((r) => setTimeout(r, 20))
   })
 
-  it('asks the kernel for a queue of unaccepted connections as long as KEYGATE_MAX_CONNECTIONS', async () => {
+  it('listens on eight sockets of its port, each with a queue as long as KEYGATE_MAX_CONNECTIONS', async () => {
+    // Node accepts one connection per listening socket per turn of its loop: eight sockets accept eight.
     // A thousand agents reconnecting to a new process overflowed Node's default queue (511), and an
     // overflowed connection waits for a TCP retransmission (a second or more). `ss` shows a listening
     // socket's queue limit as its Send-Q (Linux caps it at net.core.somaxconn, far above 6).
-    const listening = await mustRunCommand(['ss', '-ltnH', `sport = :${port}`])
-    const [state, , sendQ] = listening.trim().split(/\s+/)
-    expect(state).toBe('LISTEN')
-    expect(Number(sendQ)).toBe(MAX_CONNECTIONS)
+    const listening = (await mustRunCommand(['ss', '-ltnH', `sport = :${port}`])).trim().split('\n')
+    expect(listening).toHaveLength(ACCEPT_SOCKETS)
+    for (const line of listening) {
+      const [state, , sendQ] = line.trim().split(/\s+/)
+      expect(state).toBe('LISTEN')
+      expect(Number(sendQ)).toBe(MAX_CONNECTIONS)
+    }
   })
 
   it('cuts off a client that never finishes its headers', async () => {
