@@ -18,12 +18,13 @@
 // Medians over the runs (KEYGATE_BENCH_RESTART_RUNS, default 3). The agents run in this process, so their
 // CPU competes with the broker's on a small machine: the figures are an upper bound.
 // For diagnosis: KEYGATE_BENCH_RESTART_TRACE=1 prints, per run, when the agents reconnected, connected and
-// got the lease (100 ms bins from /healthz); KEYGATE_BENCH_RESTART_NODE_ARGS passes flags to the broker's
+// got the lease (100 ms bins from /healthz), and the CPU the broker, the agents and PostgreSQL used
+// meanwhile; KEYGATE_BENCH_RESTART_NODE_ARGS passes flags to the broker's
 // node (e.g. `--cpu-prof --cpu-prof-dir=DIR`); KEYGATE_BENCH_RESTART_PGLOG=FILE logs every statement with
 // its duration on the bench's cluster and copies the log there at the end.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { Agent, request } from 'node:http'
 import { tmpdir } from 'node:os'
@@ -201,8 +202,15 @@ function listenOverflowsOrNull(): number | null {
 
 const TRACE = process.env.KEYGATE_BENCH_RESTART_TRACE === '1'
 
-/** CPU time used so far (ms) by the broker process, this bench process and the whole machine (Linux). */
-function cpuSplit(brokerPid: number | undefined): { broker: number; bench: number; machine: number } {
+/** CPU time used so far (ms) by the broker process, this bench process, every PostgreSQL process and the
+ *  whole machine (Linux). Processes that exit in between are lost from the PostgreSQL sum, which the
+ *  bench's pooled connections do not do. */
+function cpuSplit(brokerPid: number | undefined): {
+  broker: number
+  bench: number
+  postgres: number
+  machine: number
+} {
   const tick = 10 // USER_HZ is 100 on Linux
   const fields = readFileSync(`/proc/${brokerPid}/stat`, 'utf8').split(') ')[1]!.split(' ')
   const broker = (Number(fields[11]) + Number(fields[12])) * tick
@@ -211,7 +219,19 @@ function cpuSplit(brokerPid: number | undefined): { broker: number; bench: numbe
   const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.split(/\s+/).slice(1).map(Number)
   // user nice system (idle iowait excluded) irq softirq steal
   const machine = (cpu[0]! + cpu[1]! + cpu[2]! + cpu[5]! + cpu[6]! + cpu[7]!) * tick
-  return { broker, bench, machine }
+  let postgres = 0
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      if (!stat.includes('(postgres)')) continue
+      const rest = stat.split(') ')[1]!.split(' ')
+      postgres += (Number(rest[11]) + Number(rest[12])) * tick
+    } catch {
+      // The process ended between the listing and the read.
+    }
+  }
+  return { broker, bench, postgres, machine }
 }
 
 /** One run's agents in 100 ms bins from /healthz (KEYGATE_BENCH_RESTART_TRACE=1). */
@@ -394,7 +414,7 @@ export async function benchRestart(): Promise<unknown> {
         traceRun(agents, healthyAt, issuedAt)
         const now = cpuSplit(broker.child.pid)
         process.stderr.write(
-          `  CPU ms from /healthz to the last agent (${Math.round(lastSynced - healthyAt)} ms): broker ${now.broker - cpuAtHealthy.broker}, bench ${now.bench - cpuAtHealthy.bench}, the whole machine ${now.machine - cpuAtHealthy.machine}\n`,
+          `  CPU ms from /healthz to the last agent (${Math.round(lastSynced - healthyAt)} ms): broker ${now.broker - cpuAtHealthy.broker}, bench ${now.bench - cpuAtHealthy.bench}, PostgreSQL ${now.postgres - cpuAtHealthy.postgres}, the whole machine ${now.machine - cpuAtHealthy.machine}\n`,
         )
       }
     }
