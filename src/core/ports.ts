@@ -331,16 +331,14 @@ export interface Store {
     input: { tokenHash: string; publicKey: string; credentialHash: string; pool: AddressPool },
     now: number,
   ): Promise<Gateway>
-  findGatewayByCredential(credentialHash: string): Promise<Gateway | null>
-  /** findGatewayByCredential for many hashes in one statement; answers in the hashes' order. */
+  /** The gateway behind each credential hash (null for none), in one statement; in the hashes' order. */
   findGatewaysByCredentials(credentialHashes: readonly string[]): Promise<Array<Gateway | null>>
   getGateway(name: string): Promise<Gateway | null>
   listGateways(): Promise<Gateway[]>
-  /** Changes after `since` for one gateway, oldest first, at most `limit`; a full snapshot with
-   *  `reset: true` when `since` is 0 or older than the retained feed. */
-  readGatewayFeed(gatewayName: string, since: number, limit: number, now: number): Promise<GatewayFeedPage>
-  /** readGatewayFeed for many gateways in one statement, answers in the requests' order; a request
-   *  with a `gatewayId` whose gateway was removed (or replaced) since gets null. */
+  /** Each request's gateway's changes after `since`, oldest first, at most `limit`; a full snapshot with
+   *  `reset: true` when `since` is 0 or older than the retained feed. Many gateways in one statement,
+   *  answered in the requests' order; a request with a `gatewayId` whose gateway was removed (or
+   *  replaced) since gets null. */
   readGatewayFeeds(
     requests: readonly GatewayFeedRequest[],
     limit: number,

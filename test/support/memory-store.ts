@@ -36,6 +36,10 @@ export interface FeedEntry {
 }
 
 export interface MemoryStore extends Store {
+  /** One gateway's feed (behind readGatewayFeeds), and the gateway behind one credential (behind
+   *  findGatewaysByCredentials): unit tests replace them to count or shape the reads. */
+  readGatewayFeed(gatewayName: string, since: number, limit: number, now: number): Promise<GatewayFeedPage>
+  findGatewayByCredential(credentialHash: string): Promise<Gateway | null>
   identities: Map<string, Identity>
   leases: Map<string, Lease>
   presharedKeys: Map<string, string>

@@ -88,11 +88,9 @@ export function createDrizzleStore(options: DrizzleStoreOptions): Store {
 
     createEnrollment: gateways.createEnrollment,
     enrollGateway: gateways.enrollGateway,
-    findGatewayByCredential: gateways.findGatewayByCredential,
     findGatewaysByCredentials: gateways.findGatewaysByCredentials,
     getGateway: gateways.getGateway,
     listGateways: gateways.listGateways,
-    readGatewayFeed: feeds.readGatewayFeed,
     readGatewayFeeds: feeds.readGatewayFeeds,
     gatewayFeedVersion: feeds.gatewayFeedVersion,
     recordGatewayStatus: gateways.recordGatewayStatus,

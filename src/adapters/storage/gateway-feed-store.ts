@@ -155,16 +155,6 @@ export function createGatewayFeedStore(options: GatewayFeedStoreOptions) {
     )
   }
 
-  async function readGatewayFeed(
-    gateway: string,
-    since: number,
-    limit: number,
-    now: number,
-  ): Promise<GatewayFeedPage> {
-    const [page] = await readGatewayFeeds([{ gateway, since }], limit, now)
-    return page!
-  }
-
   async function gatewayFeedVersion(gateway: string): Promise<number> {
     const [row] = await runner.rows(sql`SELECT version FROM gateway_feeds WHERE gateway = ${gateway}`)
     return row === undefined ? 0 : numberOf(row, 'version')
@@ -199,5 +189,5 @@ export function createGatewayFeedStore(options: GatewayFeedStoreOptions) {
     }
   }
 
-  return { readGatewayFeeds, readGatewayFeed, gatewayFeedVersion, pruneFeeds }
+  return { readGatewayFeeds, gatewayFeedVersion, pruneFeeds }
 }

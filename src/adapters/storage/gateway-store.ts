@@ -144,11 +144,6 @@ export function createGatewayStore(options: { runner: SqlRunner; newId: () => st
     return credentialHashes.map((hash) => byHash.get(hash) ?? null)
   }
 
-  async function findGatewayByCredential(credentialHash: string): Promise<Gateway | null> {
-    const [gateway] = await findGatewaysByCredentials([credentialHash])
-    return gateway ?? null
-  }
-
   async function getGateway(name: string): Promise<Gateway | null> {
     const [row] = await runner.rows(sql`SELECT * FROM gateways WHERE name = ${name}`)
     return row === undefined ? null : gatewayFromRow(row)
@@ -205,7 +200,6 @@ export function createGatewayStore(options: { runner: SqlRunner; newId: () => st
     removeGateway,
     createEnrollment,
     enrollGateway,
-    findGatewayByCredential,
     findGatewaysByCredentials,
     getGateway,
     listGateways,

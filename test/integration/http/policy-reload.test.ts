@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateKeyPair } from '../../../src/core/peers/keys.ts'
 import { corePolicy } from '../../fixtures/policies.ts'
 import type { CookieJar } from '../../support/login-driver.ts'
+import { readFeed } from '../../support/store-reads.ts'
 import { startTestBroker, type TestBroker } from '../../support/test-broker.ts'
 import { MFA_SCENARIO } from '../../support/test-idp.ts'
 
@@ -167,7 +168,7 @@ describe('policy hot reload', () => {
       grants: widened!.grants,
     })
     // The gateway's feed carries the widened lease (the agent re-applies it).
-    const page = await broker.db.store.readGatewayFeed('gw-a', 0, 1000, Date.now())
+    const page = await readFeed(broker.db.store, 'gw-a', 0, 1000, Date.now())
     expect(page.changes.some((c) => c.kind === 'upsert' && c.leaseId === lease.id)).toBe(true)
   })
 

@@ -3,6 +3,7 @@
 import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { PeerChange, Store } from '../../../src/core/ports.ts'
+import { readFeed } from '../../support/store-reads.ts'
 import { createTestDatabase, type TestDatabase } from '../../support/test-db.ts'
 import { HOUR, leaseInput, revokeAudit, signIn, T0 } from './fixtures.ts'
 
@@ -22,7 +23,7 @@ async function drain(gateway: string, since: number, now = T0, limit = 7) {
   const changes: Array<PeerChange & { version: number }> = []
   let version = since
   for (;;) {
-    const page = await store.readGatewayFeed(gateway, version, limit, now)
+    const page = await readFeed(store, gateway, version, limit, now)
     expect(page.reset).toBe(false)
     page.changes.forEach((change, i) => {
       changes.push({ ...change, version: version + i + 1 })
@@ -35,12 +36,12 @@ async function drain(gateway: string, since: number, now = T0, limit = 7) {
 
 describe('gateway feed', () => {
   it('starts with an empty snapshot and sends upserts with the lease overlay addresses', async () => {
-    const first = await store.readGatewayFeed('fresh-gw', 0, 100, T0)
+    const first = await readFeed(store, 'fresh-gw', 0, 100, T0)
     expect(first).toEqual({ version: 0, reset: true, changes: [] })
     const alice = await signIn(store, 'alice')
     const lease = await store.issueLease(leaseInput(alice, { gateways: ['fresh-gw'] }), T0)
     expect(await store.gatewayFeedVersion('fresh-gw')).toBe(1)
-    const page = await store.readGatewayFeed('fresh-gw', 0, 100, T0)
+    const page = await readFeed(store, 'fresh-gw', 0, 100, T0)
     expect(page).toEqual({
       version: 1,
       reset: true,
@@ -58,9 +59,9 @@ describe('gateway feed', () => {
       ],
     })
     // A cursor from the future (a restored database) also gets a snapshot.
-    expect((await store.readGatewayFeed('fresh-gw', 99, 100, T0)).reset).toBe(true)
+    expect((await readFeed(store, 'fresh-gw', 99, 100, T0)).reset).toBe(true)
     // A current cursor gets an empty delta.
-    expect(await store.readGatewayFeed('fresh-gw', 1, 100, T0)).toEqual({
+    expect(await readFeed(store, 'fresh-gw', 1, 100, T0)).toEqual({
       version: 1,
       reset: false,
       changes: [],
@@ -71,8 +72,8 @@ describe('gateway feed', () => {
     const bob = await signIn(store, 'bob')
     const both = await store.issueLease(leaseInput(bob, { gateways: ['iso-a', 'iso-b'] }), T0)
     const onlyA = await store.issueLease(leaseInput(bob, { gateways: ['iso-a'] }), T0)
-    const a = await store.readGatewayFeed('iso-a', 0, 100, T0)
-    const b = await store.readGatewayFeed('iso-b', 0, 100, T0)
+    const a = await readFeed(store, 'iso-a', 0, 100, T0)
+    const b = await readFeed(store, 'iso-b', 0, 100, T0)
     expect(new Set(a.changes.map((c) => c.leaseId))).toEqual(new Set([both.id, onlyA.id]))
     expect(b.changes.map((c) => c.leaseId)).toEqual([both.id])
     expect(b.version).toBe(1)
@@ -88,7 +89,7 @@ describe('gateway feed', () => {
       expect(changes).toEqual([
         { kind: 'remove', leaseId: lease.id, publicKey: lease.publicKey, version: before + 1 },
       ])
-      expect((await store.readGatewayFeed(gateway, 0, 100, T0 + 1)).changes).toEqual([])
+      expect((await readFeed(store, gateway, 0, 100, T0 + 1)).changes).toEqual([])
     }
   })
 
@@ -114,7 +115,7 @@ describe('gateway feed', () => {
     expect(up1!.changes).toEqual([expect.objectContaining({ kind: 'upsert', expiresAt: T0 + 9 * HOUR })])
     expect(up2!.changes).toEqual([expect.objectContaining({ kind: 'remove', leaseId: lease.id })])
     // up-3's feed was created by this update: version 1 is the upsert, which a snapshot also shows.
-    expect((await store.readGatewayFeed('up-3', 0, 10, T0 + 1)).changes).toEqual([
+    expect((await readFeed(store, 'up-3', 0, 10, T0 + 1)).changes).toEqual([
       expect.objectContaining({ kind: 'upsert', leaseId: lease.id, expiresAt: T0 + 9 * HOUR }),
     ])
   })
@@ -127,13 +128,13 @@ describe('gateway feed', () => {
       T0,
     )
     // A gateway at version 1 reads version 2 (the short lease's upsert) only after that lease expired.
-    const page = await store.readGatewayFeed('late-gw', 1, 10, T0 + 2 * HOUR)
+    const page = await readFeed(store, 'late-gw', 1, 10, T0 + 2 * HOUR)
     expect(page).toEqual({
       version: 2,
       reset: false,
       changes: [{ kind: 'remove', leaseId: lease.id, publicKey: lease.publicKey }],
     })
-    const snapshot = await store.readGatewayFeed('late-gw', 0, 10, T0 + 2 * HOUR)
+    const snapshot = await readFeed(store, 'late-gw', 0, 10, T0 + 2 * HOUR)
     expect(snapshot.changes.map((c) => c.leaseId)).toEqual([other.id])
   })
 
@@ -154,7 +155,7 @@ describe('gateway feed', () => {
     const gina = await signIn(store, 'gina')
     const gateway = 'busy-gw'
     const seed = await store.issueLease(leaseInput(gina, { gateways: [gateway] }), T0)
-    const snapshot = await store.readGatewayFeed(gateway, 0, 1000, T0)
+    const snapshot = await readFeed(store, gateway, 0, 1000, T0)
     expect(snapshot.changes.map((c) => c.leaseId)).toEqual([seed.id])
 
     let writing = true
@@ -163,7 +164,7 @@ describe('gateway feed', () => {
       let since = snapshot.version
       for (;;) {
         const stop = !writing
-        const page = await store.readGatewayFeed(gateway, since, 16, T0)
+        const page = await readFeed(store, gateway, since, 16, T0)
         expect(page.reset).toBe(false)
         page.changes.forEach((change, i) => {
           seen.push({ version: since + i + 1, change })
@@ -232,7 +233,7 @@ describe('gateway feed', () => {
         await new Promise((resolve) => setTimeout(resolve, 200))
         expect(fastDone).toBe(false)
         // A reader polling now sees nothing new: neither the open version nor anything after it.
-        expect(await store.readGatewayFeed(gateway, start, 100, T0)).toEqual({
+        expect(await readFeed(store, gateway, start, 100, T0)).toEqual({
           version: start,
           reset: false,
           changes: [],
@@ -240,7 +241,7 @@ describe('gateway feed', () => {
         release()
         await slow
         const lease = await fast
-        const page = await store.readGatewayFeed(gateway, start, 100, T0)
+        const page = await readFeed(store, gateway, start, 100, T0)
         expect(page.version).toBe(start + 2)
         expect(page.changes.map((c) => c.publicKey)).toEqual(['slow-key', lease.publicKey])
       } finally {
@@ -262,17 +263,17 @@ describe('gateway feed', () => {
     )
     await store.sweepExpired(T0 + 30 * HOUR)
     // Version 1 (30 h old) is pruned and version 2 kept: the floor is 1, so a cursor at 1 still works.
-    const stale = await store.readGatewayFeed(gateway, 0, 100, T0 + 30 * HOUR)
+    const stale = await readFeed(store, gateway, 0, 100, T0 + 30 * HOUR)
     expect(stale.reset).toBe(true)
     expect(stale).toMatchObject({ version: 2, reset: true })
     expect(stale.changes.map((c) => c.leaseId)).toEqual([early.id, late.id])
-    const fromOne = await store.readGatewayFeed(gateway, 1, 100, T0 + 30 * HOUR)
+    const fromOne = await readFeed(store, gateway, 1, 100, T0 + 30 * HOUR)
     expect(fromOne).toMatchObject({ version: 2, reset: false })
     expect(fromOne.changes.map((c) => c.leaseId)).toEqual([late.id])
     // Once version 2 is pruned as well, cursor 1 is below the floor and gets a snapshot; 2 is current.
     await store.sweepExpired(T0 + 60 * HOUR)
-    expect((await store.readGatewayFeed(gateway, 1, 100, T0 + 60 * HOUR)).reset).toBe(true)
-    expect(await store.readGatewayFeed(gateway, 2, 100, T0 + 60 * HOUR)).toMatchObject({
+    expect((await readFeed(store, gateway, 1, 100, T0 + 60 * HOUR)).reset).toBe(true)
+    expect(await readFeed(store, gateway, 2, 100, T0 + 60 * HOUR)).toMatchObject({
       version: 2,
       reset: false,
     })

@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isKeygateError } from '../../../src/core/errors.ts'
 import type { AddressPool, Store } from '../../../src/core/ports.ts'
+import { gatewayByCredential, readFeed } from '../../support/store-reads.ts'
 import { createTestDatabase, type TestDatabase } from '../../support/test-db.ts'
 import { HOUR, leaseInput, publicKey, revokeAudit, signIn, T0 } from './fixtures.ts'
 
@@ -54,10 +55,9 @@ describe('gateway enrollment', () => {
       addressV6: 'fd50::2',
     })
     expect(gateway.enrolledAt).toBe(T0 + 1)
-    const credential =
-      gateway.id === (await store.findGatewayByCredential('cred-a'))?.id ? 'cred-a' : 'cred-b'
-    expect(await store.findGatewayByCredential(credential)).toEqual(gateway)
-    expect(await store.findGatewayByCredential('cred-unknown')).toBeNull()
+    const credential = gateway.id === (await gatewayByCredential(store, 'cred-a'))?.id ? 'cred-a' : 'cred-b'
+    expect(await gatewayByCredential(store, credential)).toEqual(gateway)
+    expect(await gatewayByCredential(store, 'cred-unknown')).toBeNull()
     // Many lookups in one statement answer in the hashes' order, misses as null.
     expect(await store.findGatewaysByCredentials(['cred-unknown', credential, 'cred-x', credential])).toEqual(
       [null, gateway, null, gateway],
@@ -94,7 +94,7 @@ describe('gateway enrollment', () => {
       T0 + 2,
     )
     expect(again).toMatchObject({ addressV4: '10.50.0.2', publicKey: key })
-    expect(await store.findGatewayByCredential('cred-c')).toMatchObject({ name: 'eu-1' })
+    expect(await gatewayByCredential(store, 'cred-c')).toMatchObject({ name: 'eu-1' })
     const user = await signIn(store, 'uma')
     const lease = await store.issueLease(leaseInput(user, { pool }), T0)
     expect(lease.addressV4).toBe('10.50.0.3')
@@ -122,7 +122,7 @@ describe('gateway enrollment', () => {
     await store.enrollGateway(input, T0 + 2)
     // A real entry, not a bare bump: a reader at the old cursor gets the live lease again, and only it.
     expect(await store.gatewayFeedVersion('sa-1')).toBe(before + 1)
-    const delta = await store.readGatewayFeed('sa-1', before, 100, T0 + 3)
+    const delta = await readFeed(store, 'sa-1', before, 100, T0 + 3)
     expect(delta.reset).toBe(false)
     expect(delta.version).toBe(before + 1)
     expect(delta.changes).toEqual([
