@@ -151,6 +151,12 @@ describe('base64, exactly (RFC 4648 section 10)', () => {
     expect(decodeBase64(base64)).toEqual(ascii(text))
   })
 
+  it('reads A as 0 and / as 63', () => {
+    expect(decodeBase64('AAAA')).toEqual(new Uint8Array([0, 0, 0]))
+    expect(decodeBase64('AA==')).toEqual(new Uint8Array([0]))
+    expect(decodeBase64('////')).toEqual(new Uint8Array([255, 255, 255]))
+  })
+
   it('uses + and / for 62 and 63', () => {
     expect(encodeBase64(new Uint8Array([0xfb, 0xff, 0xbf]))).toBe('+/+/')
     expect(decodeBase64('+/+/')).toEqual(new Uint8Array([0xfb, 0xff, 0xbf]))
