@@ -273,7 +273,7 @@ describe('parseConfig, setting by setting', () => {
     expect(parseConfig({ KEYGATE_AUDIT_RETENTION: text }, false).auditRetentionMs).toBe(ms)
   })
 
-  it.each(['23h', '0d', '1000000h', '1.5d', 'off please', '90'])(
+  it.each(['23h', '0d', '1000000h', '1.5d', 'off please', 'turnoff', '90', '90days'])(
     'refuses KEYGATE_AUDIT_RETENTION=%s',
     (text) => {
       expect(problemsOf({ KEYGATE_AUDIT_RETENTION: text })).toBe(

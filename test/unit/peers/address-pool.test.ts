@@ -121,6 +121,7 @@ describe('planPool, exactly', () => {
     expect(planPool({ ipv4: '10.0.0.0/30', ipv6: 'fd00::/126' })).toMatchObject({ lastOffset: 2, size: 1 })
     expect(planPool({ ipv4: '10.0.0.0/24', ipv6: 'fd00::/64' })).toMatchObject({ lastOffset: 254, size: 253 })
     expect(planPool({ ipv4: '10.0.0.0/24', ipv6: null }).ipv6).toBeNull()
+    expect(ipv6PrefixText(planPool({ ipv4: '10.0.0.0/24', ipv6: null }))).toBeNull()
   })
 
   it('takes an explicit size of exactly one, or of exactly the whole pool', () => {

@@ -69,6 +69,8 @@ describe('IPv4', () => {
   it.each([
     '1.2.3',
     '11.22.333',
+    '10.20.30',
+    '100.200.1',
     '1.2.3.',
     '.1.2.3',
     '1.2.3.4.',
@@ -101,6 +103,8 @@ describe('IPv6', () => {
     ['1::', groups(1)],
     ['1:2:3:4:5:6:7:8', groups(1, 2, 3, 4, 5, 6, 7, 8)],
     ['1:2:3:4:5:6::8', groups(1, 2, 3, 4, 5, 6, 0, 8)],
+    ['1:2:3:4:5:6:7::', groups(1, 2, 3, 4, 5, 6, 7, 0)],
+    ['::2:3:4:5:6:7:8', groups(0, 2, 3, 4, 5, 6, 7, 8)],
     ['FFFF::abcd', groups(0xffff, 0, 0, 0, 0, 0, 0, 0xabcd)],
     ['::ffff:1.2.3.4', groups(0, 0, 0, 0, 0, 0xffff, 0x0102, 0x0304)],
     ['0000:0000:0000:0000:0000:ffff:255.255.255.255', groups(0, 0, 0, 0, 0, 0xffff, 0xffff, 0xffff)],
@@ -114,6 +118,7 @@ describe('IPv6', () => {
     '1:2:3:4:5:6:7',
     '1::2:3:4:5:6:7:8',
     '1::2::3',
+    '1:2:3:4:5:6:7:8::1::2',
     ':1:2:3:4:5:6:7',
     '1:2:3:4:5:6:7:',
     '12345::',
@@ -200,6 +205,7 @@ describe('prefixes', () => {
     ['10.0.0.0/8', '10.0.0.0/8', true],
     ['10.0.0.0/8', '11.0.0.0/16', false],
     ['10.1.0.0/16', '10.0.0.0/8', false],
+    ['10.0.0.0/16', '10.0.0.0/8', false],
     ['10.0.0.0/9', '10.127.0.0/16', true],
     ['10.0.0.0/9', '10.128.0.0/16', false],
     ['10.0.0.0/12', '10.15.0.0/16', true],
@@ -247,6 +253,10 @@ describe('host names and endpoints', () => {
     ['a-.example', false],
     ['a_b.example', false],
     ['example.123', false],
+    ['example.1a', true],
+    ['example.a1', true],
+    ['a..', false],
+    ['bad_name.example.', false],
     ['a b', false],
   ])('%j is a host name: %s', (text, ok) => {
     expect(isHostname(text)).toBe(ok)
@@ -267,6 +277,8 @@ describe('host names and endpoints', () => {
     ['256.1.1.1:1', false],
     ['a.example:1:2', false],
     ['a_b.example:1', false],
+    ['a:b.example:1', false],
+    ['x[fd00::1]:1', false],
   ])('%j is an endpoint: %s', (text, ok) => {
     expect(isEndpoint(text)).toBe(ok)
   })

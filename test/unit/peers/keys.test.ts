@@ -184,6 +184,10 @@ describe('base64, exactly (RFC 4648 section 10)', () => {
     expect(encodeHex(new Uint8Array([0, 15, 16, 171, 255]))).toBe('000f10abff')
     expect(decodeHex('000F10abFF')).toEqual(new Uint8Array([0, 15, 16, 171, 255]))
     expect(decodeHex('')).toEqual(new Uint8Array(0))
+    // Long enough that reading the wrong digits would show (a key's 64 hex digits).
+    expect(decodeHex(encodeHex(new Uint8Array(32).map((_, i) => 255 - i * 7)))).toEqual(
+      new Uint8Array(32).map((_, i) => 255 - i * 7),
+    )
     expect(decodeHex('abc')).toBeNull()
     expect(decodeHex('zz')).toBeNull()
     expect(decodeHex('0x10')).toBeNull()
@@ -227,6 +231,8 @@ describe('WireGuard keys, exactly', () => {
     expect(decodeWireGuardKey(encodeBase64(bytes))).toEqual(bytes)
     expect(isWireGuardKey(encodeBase64(bytes))).toBe(true)
     expect(decodeWireGuardKey(42)).toBeNull()
+    // Only a primitive string is a key: a String object spelling one is not.
+    expect(decodeWireGuardKey(new String(encodeBase64(bytes)))).toBeNull()
     expect(decodeWireGuardKey(`${encodeBase64(bytes)}\n`)).toBeNull()
     expect(decodeWireGuardKey(`x${encodeBase64(bytes)}`)).toBeNull()
     expect(decodeWireGuardKey(encodeBase64(bytes).replace(/.=$/, 'B='))).toBeNull()

@@ -460,8 +460,8 @@ describe('parseWireGuardConfig, exactly', () => {
       'PreDown = y, z',
       'PostDown = z',
       'SaveConfig = false',
-      '',
-      '[PEER]',
+      '   ',
+      '[PEER]   # gw',
       `PublicKey = ${GW1}`,
       `PresharedKey = ${PSK}`,
       'Endpoint = [fd00::2]:443',
@@ -497,7 +497,7 @@ describe('parseWireGuardConfig, exactly', () => {
         },
         { publicKey: GW2, presharedKey: null, endpoint: null, allowedIps: [], persistentKeepalive: null },
       ],
-      comments: ['first', 'resolver'],
+      comments: ['first', 'resolver', 'gw'],
     })
   })
 
