@@ -112,3 +112,50 @@ describe('endpoints', () => {
     expect(parseEndpoint(text).ok).toBe(false)
   })
 })
+
+describe('CIDR prefixes and endpoints, each refusal exactly', () => {
+  it.each([
+    ['10.0.0.1', '"10.0.0.1" is not a CIDR prefix', 'write 10.0.0.1/32 for one address'],
+    ['fd00::1', '"fd00::1" is not a CIDR prefix', 'write fd00::1/128 for one address'],
+    ['eu-1/24', '"eu-1/24" does not start with an IP address', 'e.g. 10.10.0.0/16 or fd00:10::/64'],
+    ['/8', '"/8" does not start with an IP address', 'e.g. 10.10.0.0/16 or fd00:10::/64'],
+    ['10.10.0.0/33', '"10.10.0.0/33" has an invalid prefix length', 'IPv4 prefixes are 0 to 32'],
+    ['fd00::/129', '"fd00::/129" has an invalid prefix length', 'IPv6 prefixes are 0 to 128'],
+    // Number() would read these as 8; the prefix must be the digits alone.
+    ['10.0.0.0/ 8', '"10.0.0.0/ 8" has an invalid prefix length', 'IPv4 prefixes are 0 to 32'],
+    ['10.0.0.0/8 ', '"10.0.0.0/8 " has an invalid prefix length', 'IPv4 prefixes are 0 to 32'],
+  ])('refuses the prefix %j', (text, message, hint) => {
+    expect(parseCidr(text)).toEqual({ ok: false, message, hint })
+  })
+
+  it('takes the longest prefix of each family', () => {
+    expect(parseCidr('10.0.0.1/32')).toMatchObject({ ok: true, cidr: { prefix: 32, text: '10.0.0.1/32' } })
+    expect(parseCidr('fd00::1/128')).toMatchObject({ ok: true, cidr: { prefix: 128, text: 'fd00::1/128' } })
+  })
+
+  const HINT = 'write HOST:PORT, e.g. vpn.example.com:51820 or [2001:db8::1]:51820'
+  it.each([
+    ['[::1:51820', '"[::1:51820" is not a valid endpoint'],
+    ['[::1]51820', '"[::1]51820" is not a valid endpoint'],
+    ['[fd00::zz]:51820', '"fd00::zz" is not an IPv6 address'],
+    ['vpn.example.com', 'endpoint "vpn.example.com" has no port'],
+    [':51820', '"" is neither a hostname nor an IPv4 address'],
+    ['2001:db8::1:51820', '"2001:db8::1:51820" looks like a bare IPv6 address'],
+    ['300.1.1.1:51820', '"300.1.1.1" is neither a hostname nor an IPv4 address'],
+    ['vpn.example.com:0', '"0" is not a port from 1 to 65535'],
+    ['vpn.example.com:65536', '"65536" is not a port from 1 to 65535'],
+    // Number() would read " 1" as 1 and "x1" as NaN: the port must be the digits alone.
+    ['vpn.example.com: 1', '" 1" is not a port from 1 to 65535'],
+    ['vpn.example.com:x1', '"x1" is not a port from 1 to 65535'],
+    ['vpn.example.com:1x', '"1x" is not a port from 1 to 65535'],
+  ])('refuses the endpoint %j', (text, message) => {
+    expect(parseEndpoint(text)).toEqual({ ok: false, message, hint: HINT })
+  })
+
+  it('reads a host of digits and dots as an address, and anything else as a hostname', () => {
+    expect(parseEndpoint('vpn.example.com:65535')).toEqual({ ok: true, host: 'vpn.example.com', port: 65535 })
+    // Letters make it a hostname, even around digits: these are names a resolver may answer.
+    expect(parseEndpoint('a1.2.3.4:51820')).toEqual({ ok: true, host: 'a1.2.3.4', port: 51820 })
+    expect(parseEndpoint('1.2.3.4a:51820')).toEqual({ ok: true, host: '1.2.3.4a', port: 51820 })
+  })
+})
