@@ -275,3 +275,49 @@ describe('explainDecision', () => {
     )
   })
 })
+
+describe('explainDecision with several of everything', () => {
+  const policy = compile(`{
+  "gateways": {
+    "eu-1": { "endpoint": "eu-1.example:51820", "routes": { "prod": ["10.10.0.0/16"] } },
+    "bare": { "endpoint": "bare.example:51820" },
+  },
+  "groups": { "group:ops": ["user:bob@example.com"], "group:eng": ["idp:*:engineering"] },
+  "assurance": { "hw": { "amrAny": ["hwk", "swk"], "acrAny": ["phrh", "c2"] } },
+  "grants": [
+    { "src": ["group:ops", "user:carol@example.com"], "dst": ["eu-1:prod"], "assurance": "hw", "onUnmet": "stepUp" },
+    { "src": ["user:carol@example.com"], "dst": ["bare:*"], "assurance": "hw", "onUnmet": "stepUp" },
+  ],
+  "deny": [ { "src": ["user:dave@example.com", "group:eng"] } ],
+}`)
+
+  it('lists every value a step-up asks for, every group, and a grant that reaches no route', () => {
+    const e = explainDecision(
+      policy,
+      { subject: subject('carol@example.com', { verdict: 'single', amr: ['pwd'] }, { groups: ['a', 'b'] }) },
+      NOW,
+    )
+    expect(e.grants.map((g) => [g.id, g.via, g.destinations])).toEqual([
+      ['grants[0]', ['user:carol@example.com'], ['eu-1:prod']],
+      ['grants[1]', ['user:carol@example.com'], []],
+    ])
+    const lines = renderExplanation(e).split('\n')
+    expect(lines[1]).toBe('  step-up to "hw": amr one of [hwk, swk], acr one of [phrh, c2], max_age 3600s')
+    expect(lines[3]).toBe('Subject: carol@example.com via idp "okta", groups [a, b]')
+    expect(lines).toContain('      (no routes); assurance "hw"; ttl 8h')
+  })
+
+  it('names every entry of a deny rule that matches', () => {
+    const e = explainDecision(
+      policy,
+      { subject: subject('dave@example.com', {}, { groups: ['engineering'] }) },
+      NOW,
+    )
+    expect(e.denyRules).toEqual([
+      { id: 'deny[0]', via: ['user:dave@example.com', 'group:eng (idp:*:engineering)'] },
+    ])
+    expect(renderExplanation(e)).toContain(
+      '\n  deny[0] via user:dave@example.com, group:eng (idp:*:engineering)\n',
+    )
+  })
+})

@@ -21,6 +21,7 @@ const POLICY = (tests: string) => `{
   "grants": [
     { "src": ["user:a@example.com"], "dst": ["eu-1:*"], "assurance": "mfa", "onUnmet": "stepUp", "ttl": "4h" },
     { "src": ["idp:corp:ops"], "dst": ["us-1:prod"], "assurance": "hw", "onUnmet": "stepUp" },
+    { "src": ["user:n@example.com"], "dst": ["us-1:prod"], "assurance": "hw" },
   ],
   "deny": [ { "src": ["user:m@example.com"] } ],
   "tests": [ ${tests} ],
@@ -81,6 +82,34 @@ describe('a failing in-file test says what was expected, what came, and why', ()
         '    expected: deny ASSURANCE_UNMET (step-up to "hw")',
         '    actual:   deny ASSURANCE_UNMET (step-up to "mfa")',
       ],
+    ])
+  })
+
+  it('routes only missing, or only extra, fail too; a step-up expected where none is demanded', () => {
+    const errors = failures(`
+    { "user": "a@example.com", "amr": ["mfa"], "expect": »{ "allow": ["eu-1:prod", "eu-1:office", "us-1:prod"] } },
+    { "user": "a@example.com", "amr": ["mfa"], "expect": »{ "allow": ["eu-1:prod"] } },
+    { "user": "b@example.com", "idp": "corp", "groups": ["ops"], "amr": ["pwd"], "verdict": "mfa", "gateways": ["us-1"],
+      "expect": { "deny": "ASSURANCE_UNMET" } },
+    { "user": "b@example.com", "idp": "corp", "groups": ["ops"], "amr": ["pwd"], "verdict": "mfa", "gateways": ["us-1"],
+      "expect": »{ "deny": "ASSURANCE_UNMET", "stepUp": "mfa" } },
+    { "user": "n@example.com", "expect": »{ "deny": "ASSURANCE_UNMET", "stepUp": "hw" } },`)
+    expect(errors.map((e) => e.message.split('\n').slice(1, -1))).toEqual([
+      [
+        '    expected: allow [eu-1:prod, eu-1:office, us-1:prod]',
+        '    actual:   allow [eu-1:prod, eu-1:office] for 1h',
+        '    - us-1:prod (expected, not granted)',
+      ],
+      [
+        '    expected: allow [eu-1:prod]',
+        '    actual:   allow [eu-1:prod, eu-1:office] for 1h',
+        '    + eu-1:office (granted, not expected)',
+      ],
+      [
+        '    expected: deny ASSURANCE_UNMET (step-up to "mfa")',
+        '    actual:   deny ASSURANCE_UNMET (step-up to "hw")',
+      ],
+      ['    expected: deny ASSURANCE_UNMET (step-up to "hw")', '    actual:   deny ASSURANCE_UNMET'],
     ])
   })
 

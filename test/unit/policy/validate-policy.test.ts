@@ -525,6 +525,20 @@ describe('the semantic checks, word for word', () => {
     ])
   })
 
+  it("a cycle's path leaves out the groups visited before it", () => {
+    const errors = errorsOf(
+      '{ "groups": { "group:a": ["group:b", "group:c"], "group:b": ["user:x@example.com"], "group:c": ["group:a"] }, "admins": ["group:z"] }',
+    )
+    expect(errors.map((e) => [e.code, e.message, e.hint])).toEqual([
+      [
+        'GROUP_CYCLE',
+        'group cycle: group:a -> group:c -> group:a',
+        'a group cannot contain itself, directly or through other groups',
+      ],
+      ['UNKNOWN_GROUP', 'unknown group "group:z"', 'known groups: group:a, group:b, group:c'],
+    ])
+  })
+
   it('a cycle reached through several groups is still reported once', () => {
     const errors = errorsOf(
       '{ "groups": { "group:a": ["group:b", "group:c"], "group:b": ["group:c"], "group:c": ["group:d"], "group:d": ["group:c"] } }',
