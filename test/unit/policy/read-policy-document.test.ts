@@ -929,3 +929,61 @@ describe('what the reader keeps', () => {
     expect(read('[]').doc.grants).toEqual([])
   })
 })
+
+describe('the rest of the wording', () => {
+  it('a transposition is two edits, and still a near miss', () => {
+    expect(diagnosticsOf('{ "sessoins": {} }').map((r) => r[5])).toEqual(['did you mean "sessions"?'])
+  })
+
+  it('leases.maxPerUser says which numbers it takes', () => {
+    const hint = 'a whole number from 1 to 1000 (default 10)'
+    expect(diagnosticsOf('{ "leases": { "maxPerUser": "3" } }')).toEqual([
+      [1, 29, 'leases.maxPerUser', 'WRONG_TYPE', 'expected a number, got a string', hint],
+    ])
+    expect(diagnosticsOf('{ "leases": { "maxPerUser": 0 } }')).toEqual([
+      [1, 29, 'leases.maxPerUser', 'INVALID_LEASE_LIMIT', 'leases.maxPerUser 0 is out of range', hint],
+    ])
+  })
+
+  it('an assurance level that requires nothing, and amrAny of the wrong type', () => {
+    expect(diagnosticsOf('{ "assurance": { "none": {}, "hw": { "amrAny": "hwk" } } }')).toEqual([
+      [
+        1,
+        26,
+        'assurance.none',
+        'EMPTY_ASSURANCE',
+        'assurance level "none" requires nothing',
+        'set at least one of mfa, amrAny, acrAny, maxAuthAge',
+      ],
+      [
+        1,
+        48,
+        'assurance.hw.amrAny',
+        'WRONG_TYPE',
+        'expected an array of strings, got a string',
+        'RFC 8176 amr values, e.g. ["hwk", "mfa"]',
+      ],
+    ])
+  })
+
+  it('a test names its user by email', () => {
+    expect(
+      diagnosticsOf('{ "tests": [ { "user": "bob", "expect": { "deny": "NO_MATCHING_GRANT" } } ] }'),
+    ).toEqual([
+      [
+        1,
+        24,
+        'tests[0].user',
+        'INVALID_VALUE',
+        '"bob" is not an email address',
+        'tests name the user by email',
+      ],
+    ])
+  })
+
+  it('a test without a user is dropped', () => {
+    const { doc, codes } = read('{ "tests": [ { "expect": { "deny": "NO_MATCHING_GRANT" } } ] }')
+    expect(codes).toEqual(['MISSING_KEY tests[0]'])
+    expect(doc.tests).toEqual([])
+  })
+})
