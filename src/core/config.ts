@@ -124,8 +124,9 @@ export function parseConfig(env: Environment, hasConfiguredIdps: boolean): Confi
     port,
     host,
     databaseUrl: env.DATABASE_URL?.trim() || null,
-    dataDir: env.KEYGATE_DATA_DIR ?? './data',
-    policyPath: env.KEYGATE_POLICY ?? 'policies/policy.hujson',
+    // Blank is unset, as for every setting: an empty data directory would be the working directory.
+    dataDir: env.KEYGATE_DATA_DIR?.trim() || './data',
+    policyPath: env.KEYGATE_POLICY?.trim() || 'policies/policy.hujson',
     secret,
     previousSecrets,
     production,

@@ -155,6 +155,11 @@ describe('parseConfig, setting by setting', () => {
         false,
       ),
     ).toMatchObject({ secret: null, databaseUrl: null, clientIpHeader: null, logFormat: null })
+    // An empty data directory would be the working directory: blank keeps the default.
+    expect(parseConfig({ KEYGATE_DATA_DIR: '', KEYGATE_POLICY: ' ' }, false)).toMatchObject({
+      dataDir: './data',
+      policyPath: 'policies/policy.hujson',
+    })
     expect(parseConfig({ KEYGATE_AUDIT_RETENTION: '  ' }, false).auditRetentionMs).toBe(
       DEFAULT_AUDIT_RETENTION_MS,
     )
