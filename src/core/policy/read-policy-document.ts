@@ -611,7 +611,8 @@ class Reader {
     const ageEntry = f.get('authAge')
     if (ageEntry) {
       if (ageEntry.value.type === 'null') authAgeMs = null
-      else if (ageEntry.value.type === 'string' && ageEntry.value.value === '0s') authAgeMs = 0
+      // Zero, in any unit, is a sign-in at the test's instant; every other duration must be positive.
+      else if (ageEntry.value.type === 'string' && parseDuration(ageEntry.value.value) === 0) authAgeMs = 0
       else {
         authAgeMs = this.duration(ageEntry, 'authAge')
         if (authAgeMs === null) ok = false

@@ -769,6 +769,7 @@ describe('what the reader keeps', () => {
   { "user": "b@example.com", "expect": { "deny": "ASSURANCE_UNMET", "stepUp": "mfa" } },
   { "user": "c@example.com", "authAge": null, "expect": { "deny": "NO_MATCHING_GRANT" } },
   { "user": "d@example.com", "authAge": "0s", "expect": { "deny": "DENIED_BY_RULE" } },
+  { "user": "e@example.com", "authAge": "0m", "expect": { "deny": "DENIED_BY_RULE" } },
 ] }`)
     expect(codes).toEqual([])
     expect(doc.tests.map(({ at: _, expect: { at: __, ...e }, ...t }) => ({ ...t, expect: e }))).toEqual([
@@ -818,6 +819,8 @@ describe('what the reader keeps', () => {
         authAgeMs: 0,
         expect: expect.objectContaining({ deny: 'DENIED_BY_RULE' }),
       }),
+      // "0s" is no special spelling: zero in any unit is a sign-in at the test's instant.
+      expect.objectContaining({ id: 'tests[4]', authAgeMs: 0 }),
     ])
   })
 
