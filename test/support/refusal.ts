@@ -11,3 +11,16 @@ export async function refusal(promise: Promise<unknown>): Promise<KeygateError> 
   expect(error).toBeInstanceOf(KeygateError)
   return error as KeygateError
 }
+
+/** The code and wording a synchronous call refused with, undefined when it returned; anything thrown
+ *  that is no KeygateError reads as code "?", so an assertion on the code fails on it. */
+export function thrownBy(call: () => unknown): { code: string; message: string } | undefined {
+  try {
+    call()
+    return undefined
+  } catch (error) {
+    return error instanceof KeygateError
+      ? { code: error.code, message: error.message }
+      : { code: '?', message: '?' }
+  }
+}

@@ -8,6 +8,7 @@ import {
   offsetOfAddress,
   planPool,
 } from '../../../src/core/peers/address-pool.ts'
+import { thrownBy } from '../../support/refusal.ts'
 
 describe('planPool', () => {
   it('skips the network address, the reserved first host and the broadcast address', () => {
@@ -93,15 +94,6 @@ describe('offsets and addresses', () => {
   })
 })
 
-function errorOf(fn: () => unknown): { code: string; message: string } | undefined {
-  try {
-    fn()
-    return undefined
-  } catch (error) {
-    return isKeygateError(error) ? { code: error.code, message: error.message } : { code: '?', message: '?' }
-  }
-}
-
 describe('planPool, exactly', () => {
   it('plans a pool whole', () => {
     expect(planPool({ ipv4: '10.0.0.7/29', ipv6: 'fd00::9/126', size: 2 })).toEqual({
@@ -160,7 +152,7 @@ describe('planPool, exactly', () => {
       'network size must be a positive integer, got 9007199254740992',
     ],
   ])('refuses %j: %s', (pool, message) => {
-    expect(errorOf(() => planPool(pool))).toEqual({ code: 'CONFIG_INVALID', message })
+    expect(thrownBy(() => planPool(pool))).toEqual({ code: 'CONFIG_INVALID', message })
   })
 })
 
@@ -171,16 +163,16 @@ describe('offsets and addresses, at their bounds', () => {
     expect(addressAtOffset(plan.ipv4, 0)).toBe('10.0.0.0')
     expect(addressAtOffset(plan.ipv4, 255)).toBe('10.0.0.255')
     expect(addressAtOffset(plan.ipv6!, 255)).toBe('fd00::ff')
-    expect(errorOf(() => addressAtOffset(plan.ipv4, 256))).toEqual({
+    expect(thrownBy(() => addressAtOffset(plan.ipv4, 256))).toEqual({
       code: 'INTERNAL',
       message: 'offset 256 is outside 10.0.0.0/24',
     })
-    expect(errorOf(() => addressAtOffset(plan.ipv6!, 256))).toEqual({
+    expect(thrownBy(() => addressAtOffset(plan.ipv6!, 256))).toEqual({
       code: 'INTERNAL',
       message: 'offset 256 is outside fd00::/120',
     })
-    expect(errorOf(() => addressAtOffset(plan.ipv4, -1))?.message).toBe('offset -1 is outside 10.0.0.0/24')
-    expect(errorOf(() => addressAtOffset(plan.ipv4, 1.5))?.message).toBe('offset 1.5 is outside 10.0.0.0/24')
+    expect(thrownBy(() => addressAtOffset(plan.ipv4, -1))?.message).toBe('offset -1 is outside 10.0.0.0/24')
+    expect(thrownBy(() => addressAtOffset(plan.ipv4, 1.5))?.message).toBe('offset 1.5 is outside 10.0.0.0/24')
   })
 
   it('hands out only the usable range', () => {
@@ -190,11 +182,11 @@ describe('offsets and addresses, at their bounds', () => {
       ipv4: '10.0.0.2',
       ipv6: null,
     })
-    expect(errorOf(() => addressesAt(plan, 1))).toEqual({
+    expect(thrownBy(() => addressesAt(plan, 1))).toEqual({
       code: 'INTERNAL',
       message: 'offset 1 is outside the usable range of 10.0.0.0/24',
     })
-    expect(errorOf(() => addressesAt(plan, 255))?.message).toBe(
+    expect(thrownBy(() => addressesAt(plan, 255))?.message).toBe(
       'offset 255 is outside the usable range of 10.0.0.0/24',
     )
   })

@@ -13,6 +13,7 @@ import {
   parseWireGuardPublicKey,
   publicKeyOf,
 } from '../../../src/core/peers/keys.ts'
+import { thrownBy } from '../../support/refusal.ts'
 
 const P = 2n ** 255n - 19n
 function le(n: bigint): Uint8Array {
@@ -127,15 +128,6 @@ describe('base64 and key pairs', () => {
   })
 })
 
-function errorOf(fn: () => unknown): { code: string; message: string } | undefined {
-  try {
-    fn()
-    return undefined
-  } catch (error) {
-    return isKeygateError(error) ? { code: error.code, message: error.message } : { code: '?', message: '?' }
-  }
-}
-
 describe('base64, exactly (RFC 4648 section 10)', () => {
   const ascii = (text: string) => new TextEncoder().encode(text)
   it.each([
@@ -205,7 +197,7 @@ describe('WireGuard keys, exactly', () => {
 
   it('derives the RFC 7748 public key', () => {
     expect(publicKeyOf(ALICE_PRIVATE)).toBe(ALICE_PUBLIC)
-    expect(errorOf(() => publicKeyOf('AAAA'))).toEqual({
+    expect(thrownBy(() => publicKeyOf('AAAA'))).toEqual({
       code: 'INVALID_REQUEST',
       message: 'The private key is not 32 bytes of base64',
     })
@@ -220,7 +212,7 @@ describe('WireGuard keys, exactly', () => {
     expect(decodeBase64(generateKeyPair(() => new Uint8Array(32)).privateKey)).toEqual(
       new Uint8Array([...new Array(31).fill(0), 0x40]),
     )
-    expect(errorOf(() => generateKeyPair(() => new Uint8Array(31)))).toEqual({
+    expect(thrownBy(() => generateKeyPair(() => new Uint8Array(31)))).toEqual({
       code: 'INTERNAL',
       message: 'random source returned the wrong length',
     })
@@ -250,7 +242,7 @@ describe('WireGuard keys, exactly', () => {
       'The public key is a low-order Curve25519 point, which no real WireGuard key pair produces',
     ],
   ])('refuses %j: %s', (input, message) => {
-    expect(errorOf(() => parseWireGuardPublicKey(input))).toEqual({ code: 'INVALID_PUBLIC_KEY', message })
+    expect(thrownBy(() => parseWireGuardPublicKey(input))).toEqual({ code: 'INVALID_PUBLIC_KEY', message })
   })
 
   it('sees no low-order point in a near miss or a wrong length', () => {

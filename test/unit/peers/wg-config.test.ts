@@ -10,6 +10,7 @@ import {
   sanitizeComment,
   stripWgQuickFields,
 } from '../../../src/core/peers/wg-config.ts'
+import { thrownBy } from '../../support/refusal.ts'
 
 const random = (n: number) => crypto.getRandomValues(new Uint8Array(n))
 const gateway = generateKeyPair(random).publicKey
@@ -196,15 +197,6 @@ const GW2 = generateKeyPair(() => new Uint8Array(32).fill(2)).publicKey
 const PSK = generateKeyPair(() => new Uint8Array(32).fill(3)).privateKey
 const CLIENT_KEY = generateKeyPair(() => new Uint8Array(32).fill(4)).privateKey
 
-function errorOf(fn: () => unknown): { code: string; message: string } | undefined {
-  try {
-    fn()
-    return undefined
-  } catch (error) {
-    return isKeygateError(error) ? { code: error.code, message: error.message } : { code: '?', message: '?' }
-  }
-}
-
 describe('sanitizeComment', () => {
   it.each([
     ['plain text stays', 'laptop', 'laptop'],
@@ -333,7 +325,7 @@ describe('renderClientConfig, exactly', () => {
     const input = { ...twoPeers, peers: [{ ...twoPeers.peers[0]!, persistentKeepalive: Number(value) }] }
     if (ok) expect(renderClientConfig(input)).toContain(`\nPersistentKeepalive = ${value}\n`)
     else
-      expect(errorOf(() => renderClientConfig(input))).toEqual({
+      expect(thrownBy(() => renderClientConfig(input))).toEqual({
         code: 'CONFIG_INVALID',
         message: 'Peer 1 has a keepalive outside 0-65535',
       })
@@ -349,7 +341,7 @@ describe('renderClientConfig, exactly', () => {
     const render = () => renderClientConfig({ ...twoPeers, privateKeyPlaceholder: placeholder })
     if (ok) expect(render()).toContain(`\nPrivateKey = ${placeholder}\n`)
     else
-      expect(errorOf(render)).toEqual({
+      expect(thrownBy(render)).toEqual({
         code: 'CONFIG_INVALID',
         message: 'The private key placeholder has characters outside [A-Za-z0-9_{}<>.-]',
       })
@@ -374,14 +366,14 @@ describe('renderClientConfig, exactly', () => {
     [peer({ endpoint: 51820 }), 'Peer 2 has an endpoint that is not host:port'],
     [peer({ presharedKey: 'AAAA' }), "Peer 2's preshared key is not a 32-byte base64 WireGuard key"],
   ])('refuses %j: %s', (override, message) => {
-    expect(errorOf(() => renderClientConfig({ ...twoPeers, ...(override as object) }))).toEqual({
+    expect(thrownBy(() => renderClientConfig({ ...twoPeers, ...(override as object) }))).toEqual({
       code: 'CONFIG_INVALID',
       message,
     })
   })
 
   it("refuses a gateway's bad public key as INVALID_PUBLIC_KEY", () => {
-    expect(errorOf(() => renderClientConfig({ ...twoPeers, ...peer({ publicKey: 'AAAA' }) }))?.code).toBe(
+    expect(thrownBy(() => renderClientConfig({ ...twoPeers, ...peer({ publicKey: 'AAAA' }) }))?.code).toBe(
       'INVALID_PUBLIC_KEY',
     )
   })
@@ -401,10 +393,10 @@ describe('fillPrivateKey, exactly', () => {
 
   it('refuses a config without the placeholder line, and a key that is not one', () => {
     const missing = { code: 'CONFIG_INVALID', message: 'The config has no private key placeholder' }
-    expect(errorOf(() => fillPrivateKey('[Interface]\n', CLIENT_KEY))).toEqual(missing)
-    expect(errorOf(() => fillPrivateKey('PrivateKey = {{PRIVATE_KEY}} \n', CLIENT_KEY))).toEqual(missing)
-    expect(errorOf(() => fillPrivateKey(config, CLIENT_KEY, '<K>'))).toEqual(missing)
-    expect(errorOf(() => fillPrivateKey(config, 'AAAA'))).toEqual({
+    expect(thrownBy(() => fillPrivateKey('[Interface]\n', CLIENT_KEY))).toEqual(missing)
+    expect(thrownBy(() => fillPrivateKey('PrivateKey = {{PRIVATE_KEY}} \n', CLIENT_KEY))).toEqual(missing)
+    expect(thrownBy(() => fillPrivateKey(config, CLIENT_KEY, '<K>'))).toEqual(missing)
+    expect(thrownBy(() => fillPrivateKey(config, 'AAAA'))).toEqual({
       code: 'CONFIG_INVALID',
       message: 'The private key is not a 32-byte base64 WireGuard key',
     })
@@ -512,12 +504,12 @@ describe('parseWireGuardConfig, exactly', () => {
   it('accepts the placeholder only when asked to', () => {
     const text = '[Interface]\nPrivateKey = <KEY>'
     expect(parseWireGuardConfig(text, { allowPlaceholder: true }).interface.privateKey).toBe('<KEY>')
-    expect(errorOf(() => parseWireGuardConfig(text))).toEqual({
+    expect(thrownBy(() => parseWireGuardConfig(text))).toEqual({
       code: 'CONFIG_INVALID',
       message: 'line 2: invalid value for PrivateKey',
     })
     expect(
-      errorOf(() => parseWireGuardConfig('[Interface]\nPrivateKey = a b', { allowPlaceholder: true })),
+      thrownBy(() => parseWireGuardConfig('[Interface]\nPrivateKey = a b', { allowPlaceholder: true })),
     ).toEqual({
       code: 'CONFIG_INVALID',
       message: 'line 2: invalid value for PrivateKey',
@@ -560,6 +552,6 @@ describe('parseWireGuardConfig, exactly', () => {
     ['[Interface]\nListenPort = 1', '[Interface] has no PrivateKey'],
     [`${peerHead}[Peer]\nEndpoint = 192.0.2.1:1`, '[Peer] 2 has no PublicKey'],
   ])('refuses %j: %s', (text, message) => {
-    expect(errorOf(() => parseWireGuardConfig(text))).toEqual({ code: 'CONFIG_INVALID', message })
+    expect(thrownBy(() => parseWireGuardConfig(text))).toEqual({ code: 'CONFIG_INVALID', message })
   })
 })
