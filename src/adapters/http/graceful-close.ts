@@ -18,15 +18,20 @@ export interface GracefulCloser {
 export function trackConnections(server: Server, stopAccepting: () => void = () => {}): GracefulCloser {
   const inFlight = new Map<Socket, number>()
   let closing = false
+  let drained: (() => void) | null = null
   server.on('connection', (socket: Socket) => {
     inFlight.set(socket, 0)
-    socket.once('close', () => inFlight.delete(socket))
+    socket.once('close', () => {
+      inFlight.delete(socket)
+      if (inFlight.size === 0) drained?.()
+    })
   })
   server.on('request', (req, res) => {
     const socket = req.socket
     inFlight.set(socket, (inFlight.get(socket) ?? 0) + 1)
     if (closing) res.setHeader('Connection', 'close')
     res.once('close', () => {
+      if (!inFlight.has(socket)) return
       const left = (inFlight.get(socket) ?? 1) - 1
       inFlight.set(socket, left)
       if (closing && left === 0) socket.end()
@@ -36,16 +41,22 @@ export function trackConnections(server: Server, stopAccepting: () => void = () 
     async close(graceMs) {
       closing = true
       stopAccepting()
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+      const listenerClosed = new Promise<void>((resolve) => server.close(() => resolve()))
+      // The server's own close waits only for the sockets it accepted itself, not for those other
+      // listeners handed it: every socket is waited for here, each ending once its answer is written.
+      const allClosed = new Promise<void>((resolve) => {
+        drained = resolve
+        if (inFlight.size === 0) resolve()
+      })
       for (const [socket, count] of inFlight) if (count === 0) socket.end()
       let timer: ReturnType<typeof setTimeout> | undefined
       const grace = new Promise<void>((resolve) => {
         timer = setTimeout(resolve, graceMs)
       })
-      await Promise.race([closed, grace])
+      await Promise.race([allClosed, grace])
       clearTimeout(timer)
       for (const socket of inFlight.keys()) socket.destroy()
-      await closed
+      await listenerClosed
     },
   }
 }
