@@ -341,8 +341,7 @@ function renderDemoBlock(url: string, devIdp: DevIdp): string {
  * default path) and refuses to start when it is missing.
  */
 function demoPolicyPath(env: Environment, config: Config, logger: Logger): string {
-  if (env.KEYGATE_POLICY?.trim() || !config.devIdp || existsSync(config.policyPath))
-    return config.policyPath
+  if (env.KEYGATE_POLICY?.trim() || !config.devIdp || existsSync(config.policyPath)) return config.policyPath
   const example = examplePolicyPath()
   if (example === null) return config.policyPath
   logger.warn('policy.example_used', {
