@@ -78,6 +78,7 @@ export async function composeApp(options: ComposeOptions): Promise<ComposedApp> 
   const sessions = createSessionLiveness(options.store)
   const store = forgettingEndedSessions(options.store, sessions)
   const sealer = createSecretBox(options.secret, options.previousSecrets ?? [])
+  const coalesce = { coalesce: options.coalesceReads ?? true }
   const broker: BrokerDeps = {
     store,
     clock,
@@ -86,9 +87,9 @@ export async function composeApp(options: ComposeOptions): Promise<ComposedApp> 
     sealer,
     policy: options.policy,
     idps: options.idps,
-    gateways: createGatewayDirectory(store, clock, undefined, { coalesce: options.coalesceReads ?? true }),
+    gateways: createGatewayDirectory(store, clock, undefined, coalesce),
     notifier: options.notifier,
-    feeds: createGatewayFeedReader({ store, sealer, clock }, { coalesce: options.coalesceReads ?? true }),
+    feeds: createGatewayFeedReader({ store, sealer, clock }, coalesce),
     ...(options.maxSyncWaitMs === undefined ? {} : { maxSyncWaitMs: options.maxSyncWaitMs }),
   }
   const metrics = createMetrics()

@@ -7,7 +7,6 @@ import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { chmod, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { getRequestListener } from '@hono/node-server'
 import postgres from 'postgres'
@@ -297,7 +296,7 @@ export async function startNodeServer(options: NodeServerOptions = {}): Promise<
 
     logger.info('keygate.started', {
       url,
-      listen: server === null ? null : `${config.host}:${(server.address() as AddressInfo).port}`,
+      listen: listener === null ? null : `${config.host}:${listener.port}`,
       database: config.databaseUrl === null ? `pglite:${join(config.dataDir, 'pglite')}` : 'postgres',
       policy: policyPath,
       policyHash: policySource.current().hash,

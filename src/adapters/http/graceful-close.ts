@@ -31,8 +31,10 @@ export function trackConnections(server: Server, stopAccepting: () => void = () 
     inFlight.set(socket, (inFlight.get(socket) ?? 0) + 1)
     if (closing) res.setHeader('Connection', 'close')
     res.once('close', () => {
-      if (!inFlight.has(socket)) return
-      const left = (inFlight.get(socket) ?? 1) - 1
+      // A socket already closed (and forgotten) has nothing left to end.
+      const count = inFlight.get(socket)
+      if (count === undefined) return
+      const left = count - 1
       inFlight.set(socket, left)
       if (closing && left === 0) socket.end()
     })
